@@ -1,0 +1,67 @@
+import CScoreABI
+import SCoReRuntime
+
+// Library-wide functions: versions, status names, logging, threads.
+
+nonisolated(unsafe) private let versionCString = UnsafePointer(strdupStatic(LibraryVersion.string))
+
+nonisolated(unsafe) private let statusNames: [UnsafePointer<CChar>] = [
+    "ok", "invalid argument", "i/o error", "malformed input", "unsupported",
+    "out of memory", "buffer too small", "aborted", "internal error",
+].map { UnsafePointer(strdupStatic($0)) }
+nonisolated(unsafe) private let unknownStatus = UnsafePointer(strdupStatic("unknown status"))
+
+/// A C string that lives for the whole process.
+func strdupStatic(_ s: String) -> UnsafeMutablePointer<CChar> {
+    let bytes = Array(s.utf8CString)
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+    p.initialize(from: bytes, count: bytes.count)
+    return p
+}
+
+@c @implementation
+public func score_abi_version() -> UInt32 { SCORE_ABI_VERSION }
+
+@c @implementation
+public func score_version_string() -> UnsafePointer<CChar>? { versionCString }
+
+@c @implementation
+public func score_status_string(_ status: score_status) -> UnsafePointer<CChar>? {
+    status >= 0 && Int(status) < statusNames.count ? statusNames[Int(status)] : unknownStatus
+}
+
+private struct LogTarget: @unchecked Sendable {
+    let fn: score_log_fn
+    let userData: UnsafeMutableRawPointer?
+}
+
+@c @implementation
+public func score_set_log_callback(_ fn: score_log_fn?, _ userData: UnsafeMutableRawPointer?) {
+    guard let fn else {
+        Log.setSink(nil)
+        return
+    }
+    let target = LogTarget(fn: fn, userData: userData)
+    Log.setSink { level, line in
+        line.withCString { target.fn(level.rawValue, $0, target.userData) }
+    }
+}
+
+@c @implementation
+public func score_set_n_threads(_ n: Int32) -> score_status {
+    guard n >= 0 else { return fail(Int32(SCORE_ERR_INVALID_ARGUMENT), "score_set_n_threads: n_threads \(n) is negative") }
+    BLAS.threadCount = n == 0 ? BLAS.coreCount : Int(n)
+    return Int32(SCORE_OK)
+}
+
+@c @implementation
+public func score_get_n_threads() -> Int32 { Int32(BLAS.threadCount) }
+
+@c @implementation
+public func score_sizeof(_ typeId: Int32) -> Int {
+    switch Int(typeId) {
+    case Int(SCORE_TYPE_MODEL_PARAMS): return MemoryLayout<score_model_params>.size
+    case Int(SCORE_TYPE_MODEL_INFO): return MemoryLayout<score_model_info>.size
+    default: return 0
+    }
+}

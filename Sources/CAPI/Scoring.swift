@@ -1,0 +1,42 @@
+import CScoreABI
+import SCoReRuntime
+
+// score_model_logprobs / score_model_last_logits: teacher-forced scoring.
+
+/// Copies a caller token array after checking the pointer and count.
+func tokenArray(_ tokens: UnsafePointer<Int32>?, _ count: Int) throws -> [Int32] {
+    guard count > 0 else { throw ScoreError.invalidArgument("n_tokens is 0") }
+    guard let tokens else { throw ScoreError.invalidArgument("tokens is NULL") }
+    guard count <= 1 << 24 else { throw ScoreError.invalidArgument("n_tokens \(count) is absurdly large") }
+    return Array(UnsafeBufferPointer(start: tokens, count: count))
+}
+
+@c @implementation
+public func score_model_logprobs(_ model: OpaquePointer?, _ tokens: UnsafePointer<Int32>?, _ nTokens: Int,
+                                 _ out: UnsafeMutablePointer<Float>?, _ cap: Int,
+                                 _ needed: UnsafeMutablePointer<Int>?) -> score_status {
+    bufferBoundary("score_model_logprobs") {
+        let m = try unbox(model)
+        let ids = try tokenArray(tokens, nTokens)
+        try m.validate(tokens: ids)
+        _ = try checkBuffer(out, capacity: cap, required: ids.count - 1, needed: needed, what: "log-probs")
+        let lp = try m.logProbs(tokens: ids)
+        lp.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress, !src.isEmpty { out!.update(from: base, count: src.count) }
+        }
+    }
+}
+
+@c @implementation
+public func score_model_last_logits(_ model: OpaquePointer?, _ tokens: UnsafePointer<Int32>?, _ nTokens: Int,
+                                    _ logits: UnsafeMutablePointer<Float>?, _ cap: Int,
+                                    _ needed: UnsafeMutablePointer<Int>?) -> score_status {
+    bufferBoundary("score_model_last_logits") {
+        let m = try unbox(model)
+        let ids = try tokenArray(tokens, nTokens)
+        try m.validate(tokens: ids)
+        _ = try checkBuffer(logits, capacity: cap, required: m.config.vocabSize, needed: needed, what: "logits")
+        let z = try m.lastLogits(tokens: ids)
+        z.withUnsafeBufferPointer { logits!.update(from: $0.baseAddress!, count: $0.count) }
+    }
+}

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only view of a whole file: memory-mapped, or read into private
+/// memory when mapping is off. Unmapped/freed on deinit.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeRawPointer?
+    private let isMapped: Bool
+
+    public init(path: String, mapped: Bool = true) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw ScoreError.io("\(path): cannot open: \(errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw ScoreError.io("\(path): cannot stat: \(errnoText())") }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw ScoreError.io("\(path): is a directory") }
+        let size = Int(st.st_size)
+        self.count = size
+        if size == 0 {
+            base = nil
+            isMapped = false
+            return
+        }
+        if mapped {
+            let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+            if p == MAP_FAILED || p == nil { throw ScoreError.io("\(path): cannot map \(size) bytes: \(errnoText())") }
+            base = UnsafeRawPointer(p!)
+            isMapped = true
+        } else {
+            guard let p = malloc(size) else { throw ScoreError.outOfMemory("\(path): cannot allocate \(size) bytes") }
+            var done = 0
+            while done < size {
+                let n = pread(fd, p + done, size - done, off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    free(p)
+                    throw ScoreError.io("\(path): read failed at byte \(done): \(n == 0 ? "unexpected end of file" : errnoText())")
+                }
+                done += n
+            }
+            base = UnsafeRawPointer(p)
+            isMapped = false
+        }
+    }
+
+    deinit {
+        guard let base else { return }
+        if isMapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { free(UnsafeMutableRawPointer(mutating: base)) }
+    }
+
+    /// The file's bytes; valid while `self` is alive.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Whether the bytes live in the page cache (true) or private memory.
+    public var residesInMapping: Bool { isMapped }
+}
+
+public enum Files {
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Reads a small file whole (config files, JSON). Larger files should be mapped.
+    public static func readAll(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
+        let file = try MappedFile(path: path, mapped: false)
+        if file.count > limit { throw ScoreError.format("\(path): \(file.count) bytes is larger than the limit of \(limit)") }
+        return Array(file.bytes)
+    }
+
+    public static func readJSON(_ path: String) throws -> JSON {
+        let bytes = try readAll(path, limit: 512 << 20)
+        return try JSON.parse(bytes, context: path)
+    }
+
+    public static func join(_ dir: String, _ name: String) -> String {
+        dir.hasSuffix("/") ? dir + name : dir + "/" + name
+    }
+}
+
+func errnoText() -> String {
+    String(cString: strerror(errno))
+}

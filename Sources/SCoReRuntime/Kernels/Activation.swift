@@ -1,0 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SwiGLU gate of Llama-family MLPs: out = silu(gate) ⊙ up, silu(x) = x·σ(x).
+public enum SwiGLU {
+    /// gate, up, out: [count]; out may alias gate.
+    public static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            out[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+}
+
+/// Adds a bias row to every row of a [rows × cols] matrix.
+public enum Bias {
+    public static func add(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int, bias: UnsafePointer<Float>) {
+        for r in 0..<rows {
+            let xr = x + r * stride
+            for i in 0..<cols { xr[i] += bias[i] }
+        }
+    }
+}

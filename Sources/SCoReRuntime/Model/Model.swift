@@ -1,0 +1,60 @@
+/// How to load a model directory.
+public struct LoadOptions: Sendable {
+    /// Map weight files and use F32 tensors in place; otherwise read them into memory.
+    public var useMapping = true
+    /// Reject sequences longer than this (nil: max_position_embeddings).
+    public var maxContext: Int? = nil
+
+    public init(useMapping: Bool = true, maxContext: Int? = nil) {
+        self.useMapping = useMapping
+        self.maxContext = maxContext
+    }
+}
+
+/// A loaded model: configuration and weights, immutable after `load`, so one
+/// instance can serve many threads at once.
+public final class Model: @unchecked Sendable {
+    public let directory: String
+    public let config: ModelConfig
+    public let weights: Weights
+    public let transformer: Transformer
+    /// The longest sequence we accept.
+    public let contextLength: Int
+
+    public static func load(directory: String, options: LoadOptions = LoadOptions()) throws -> Model {
+        let config = try ModelConfig.load(directory: directory)
+        var context = config.maxPositions
+        if let limit = options.maxContext {
+            guard limit > 0, limit <= config.maxPositions else {
+                throw ScoreError.invalidArgument("max_context \(limit) must be in 1...\(config.maxPositions) (max_position_embeddings)")
+            }
+            context = limit
+        }
+        let files = try WeightFiles(directory: directory, mapped: options.useMapping)
+        let weights = try Weights(config: config, files: files, useMapping: options.useMapping)
+        Log.write(.info, "loaded \(config.architecture.rawValue) from \(directory): \(weights.parameterCount) parameters, \(weights.storedType.rawValue)")
+        return Model(directory: directory, config: config, weights: weights, contextLength: context)
+    }
+
+    init(directory: String, config: ModelConfig, weights: Weights, contextLength: Int) {
+        self.directory = directory
+        self.config = config
+        self.weights = weights
+        self.transformer = Transformer(config: config, weights: weights)
+        self.contextLength = contextLength
+    }
+
+    /// Bytes of weights this model holds: converted copies plus mapped F32 tensors.
+    public var bytesInMemory: Int { weights.ownedBytes + weights.mappedBytes }
+
+    /// Throws unless every id is in the vocabulary and the sequence fits the context.
+    public func validate(tokens: some Collection<Int32>) throws {
+        guard !tokens.isEmpty else { throw ScoreError.invalidArgument("the token sequence is empty") }
+        guard tokens.count <= contextLength else {
+            throw ScoreError.invalidArgument("\(tokens.count) tokens exceed the context length of \(contextLength)")
+        }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= config.vocabSize {
+            throw ScoreError.invalidArgument("token id \(t) at position \(i) is outside the vocabulary (0..<\(config.vocabSize))")
+        }
+    }
+}

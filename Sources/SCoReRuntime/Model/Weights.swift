@@ -1,0 +1,143 @@
+/// A weight matrix W [rows × cols] (Hugging Face's [out × in]) with its
+/// optional bias [rows]. Pointers stay valid while the owning `Weights` lives.
+public struct Linear: @unchecked Sendable {
+    public let weight: UnsafePointer<Float>
+    public let bias: UnsafePointer<Float>?
+    public let rows: Int
+    public let cols: Int
+}
+
+public struct LayerWeights: @unchecked Sendable {
+    public let inputNorm: UnsafePointer<Float>          // [hidden]
+    public let q: Linear                                // [heads·headDim × hidden]
+    public let k: Linear                                // [kvHeads·headDim × hidden]
+    public let v: Linear                                // [kvHeads·headDim × hidden]
+    public let o: Linear                                // [hidden × heads·headDim]
+    public let qNorm: UnsafePointer<Float>?             // [headDim] (Qwen3)
+    public let kNorm: UnsafePointer<Float>?             // [headDim] (Qwen3)
+    public let postAttentionNorm: UnsafePointer<Float>  // [hidden]
+    public let gate: Linear                             // [intermediate × hidden]
+    public let up: Linear                               // [intermediate × hidden]
+    public let down: Linear                             // [hidden × intermediate]
+}
+
+/// All parameters of a decoder, as F32 pointers. F32 tensors are used in
+/// place inside the mapped files; F16/BF16 are converted once into owned memory.
+public final class Weights: @unchecked Sendable {
+    public let embedding: UnsafePointer<Float>   // [vocab × hidden]
+    public let layers: [LayerWeights]
+    public let finalNorm: UnsafePointer<Float>   // [hidden]
+    public let lmHead: UnsafePointer<Float>      // [vocab × hidden]; == embedding when tied
+    public let storedType: StorageType
+    public let parameterCount: Int
+    public let ownedBytes: Int
+    public let mappedBytes: Int
+    private let keepAlive: [AnyObject]
+
+    public init(config c: ModelConfig, files: WeightFiles, useMapping: Bool) throws {
+        var loader = Loader(files: files, useMapping: useMapping)
+        let h = c.hiddenSize
+        embedding = try loader.tensor("model.embed_tokens.weight", [c.vocabSize, h])
+        var layers: [LayerWeights] = []
+        for i in 0..<c.layerCount {
+            let p = "model.layers.\(i)."
+            func linear(_ name: String, _ rows: Int, _ cols: Int, bias: Bool) throws -> Linear {
+                Linear(weight: try loader.tensor(p + name + ".weight", [rows, cols]),
+                       bias: bias ? try loader.tensor(p + name + ".bias", [rows]) : nil,
+                       rows: rows, cols: cols)
+            }
+            layers.append(LayerWeights(
+                inputNorm: try loader.tensor(p + "input_layernorm.weight", [h]),
+                q: try linear("self_attn.q_proj", c.qDim, h, bias: c.qkvBias),
+                k: try linear("self_attn.k_proj", c.kvDim, h, bias: c.qkvBias),
+                v: try linear("self_attn.v_proj", c.kvDim, h, bias: c.qkvBias),
+                o: try linear("self_attn.o_proj", h, c.qDim, bias: c.outputBias),
+                qNorm: c.qkNorm ? try loader.tensor(p + "self_attn.q_norm.weight", [c.headDim]) : nil,
+                kNorm: c.qkNorm ? try loader.tensor(p + "self_attn.k_norm.weight", [c.headDim]) : nil,
+                postAttentionNorm: try loader.tensor(p + "post_attention_layernorm.weight", [h]),
+                gate: try linear("mlp.gate_proj", c.intermediateSize, h, bias: c.mlpBias),
+                up: try linear("mlp.up_proj", c.intermediateSize, h, bias: c.mlpBias),
+                down: try linear("mlp.down_proj", h, c.intermediateSize, bias: c.mlpBias)))
+        }
+        self.layers = layers
+        finalNorm = try loader.tensor("model.norm.weight", [h])
+        if c.tieWordEmbeddings {
+            lmHead = embedding
+            loader.ignore("lm_head.weight")  // some exporters write the tied copy anyway
+        } else {
+            lmHead = try loader.tensor("lm_head.weight", [c.vocabSize, h])
+        }
+        try loader.rejectUnused(config: c)
+
+        storedType = files.entry("model.embed_tokens.weight")!.entry.type
+        parameterCount = loader.parameterCount
+        ownedBytes = loader.ownedBytes
+        mappedBytes = loader.mappedBytes
+        keepAlive = [files] + loader.owned
+    }
+
+    /// Resolves names to F32 pointers, checking dtype and shape, and records
+    /// which tensors were used so leftovers can be reported.
+    private struct Loader {
+        let files: WeightFiles
+        let useMapping: Bool
+        var used: Set<String> = []
+        var owned: [FloatBuffer] = []
+        var parameterCount = 0
+        var ownedBytes = 0
+        var mappedBytes = 0
+
+        init(files: WeightFiles, useMapping: Bool) {
+            self.files = files
+            self.useMapping = useMapping
+        }
+
+        mutating func ignore(_ name: String) { used.insert(name) }
+
+        mutating func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
+            guard let (file, entry) = files.entry(name) else {
+                let where_ = files.files.count == 1 ? files.files[0].path : "the checkpoint shards"
+                throw ScoreError.format("\(where_): missing tensor '\(name)'")
+            }
+            guard entry.shape == shape else {
+                throw ScoreError.format("\(file.path): tensor '\(name)' has shape \(entry.shape), expected \(shape) from config.json")
+            }
+            used.insert(name)
+            let count = entry.elementCount
+            parameterCount += count
+            let raw = file.bytes(of: entry)
+            switch entry.type {
+            case .f32 where useMapping && file.file.residesInMapping && Int(bitPattern: raw.baseAddress) % 4 == 0:
+                mappedBytes += raw.count
+                return raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            case .f32, .f16, .bf16:
+                let buffer = FloatBuffer(count: count, zeroed: false)
+                if let src = raw.baseAddress {
+                    switch entry.type {
+                    case .f16: Convert.f16ToF32(src, buffer.pointer, count: count)
+                    case .bf16: Convert.bf16ToF32(src, buffer.pointer, count: count)
+                    default: Convert.f32Copy(src, buffer.pointer, count: count)
+                    }
+                }
+                owned.append(buffer)
+                ownedBytes += buffer.bytes
+                return UnsafePointer(buffer.pointer)
+            default:
+                throw ScoreError.unsupported("\(file.path): tensor '\(name)' has dtype \(entry.type.rawValue); supported: F32, F16, BF16")
+            }
+        }
+
+        /// A tensor the config does not account for means the config and the
+        /// weights disagree (e.g. biases the config did not announce); using
+        /// the model anyway would silently compute something else.
+        func rejectUnused(config: ModelConfig) throws {
+            let harmless = ["rotary_emb.inv_freq"]
+            let extra = files.names.filter { !used.contains($0) && !harmless.contains(where: $0.hasSuffix) }.sorted()
+            if let first = extra.first {
+                let (file, _) = files.entry(first)!
+                let more = extra.count > 1 ? " (and \(extra.count - 1) more)" : ""
+                throw ScoreError.format("\(file.path): unexpected tensor '\(first)'\(more) for \(config.architecture.rawValue) with this config.json")
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import SCoReRuntime
+print(LibraryVersion.string)

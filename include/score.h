@@ -1,0 +1,211 @@
+/*
+ * score.h — the C interface of libscore.
+ *
+ * libscore loads small Hugging Face decoder models (Llama, Mistral, Qwen2,
+ * Qwen3) from safetensors checkpoints, scores token sequences, and (in later
+ * versions) generates, revises and trains with SCoRe.
+ *
+ * Usage:
+ *
+ *     #include <score.h>
+ *
+ *     score_model_params mp = score_model_params_default();
+ *     score_model *model = NULL;
+ *     if (score_model_load("path/to/model", &mp, &model) != SCORE_OK) {
+ *         fprintf(stderr, "load: %s\n", score_last_error());
+ *         return 1;
+ *     }
+ *     int32_t ids[] = {1, 42, 7, 99};
+ *     float lp[3];
+ *     size_t n = 0;
+ *     if (score_model_logprobs(model, ids, 4, lp, 3, &n) != SCORE_OK)
+ *         fprintf(stderr, "logprobs: %s\n", score_last_error());
+ *     for (size_t i = 0; i < n; i++)
+ *         printf("log p(token %d) = %f\n", ids[i + 1], lp[i]);
+ *     score_model_free(model);
+ *
+ * Conventions
+ *  - Every fallible call returns a score_status (SCORE_OK == 0) and writes its
+ *    results through out-parameters. On failure score_last_error() holds a
+ *    message for the calling thread, and out-parameters are left untouched
+ *    unless documented otherwise.
+ *  - Caller buffers follow one pattern: (buf, cap, size_t *needed). When cap is
+ *    too small the call returns SCORE_ERR_BUFFER_TOO_SMALL and sets *needed.
+ *  - Parameter structs begin with `uint32_t struct_size`, are passed by
+ *    pointer, only grow at the end, and come from *_params_default(). The
+ *    library reads only the fields covered by struct_size.
+ *  - Every handle has exactly one *_free; freeing NULL is a no-op.
+ *  - Bad input (NULL, out-of-range values, malformed files) is reported as a
+ *    status, never by aborting the process.
+ *
+ * Thread safety
+ *  - A score_model is immutable after loading: any number of threads may call
+ *    the score_model_* functions on one model at the same time.
+ *  - score_set_log_callback and score_set_n_threads change process-wide state;
+ *    call them before starting work on other threads.
+ */
+#ifndef SCORE_H
+#define SCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCORE_ABI_VERSION 1u
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SCORE_DEPRECATED(func, hint) func __attribute__((deprecated(hint)))
+#else
+#define SCORE_DEPRECATED(func, hint) func
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t score_status;
+
+enum {
+    SCORE_OK = 0,
+    SCORE_ERR_INVALID_ARGUMENT = 1, /* NULL pointer, value out of range */
+    SCORE_ERR_IO = 2,               /* file missing, unreadable, unwritable */
+    SCORE_ERR_FORMAT = 3,           /* malformed JSON, safetensors, shapes */
+    SCORE_ERR_UNSUPPORTED = 4,      /* valid input we do not implement */
+    SCORE_ERR_OUT_OF_MEMORY = 5,
+    SCORE_ERR_BUFFER_TOO_SMALL = 6, /* see *needed */
+    SCORE_ERR_ABORTED = 7,          /* a callback asked to stop */
+    SCORE_ERR_INTERNAL = 8
+};
+
+/* Numeric storage types of weights. */
+enum {
+    SCORE_DTYPE_F32 = 0,
+    SCORE_DTYPE_F16 = 1,
+    SCORE_DTYPE_BF16 = 2
+};
+
+/* Log levels passed to the log callback. */
+enum {
+    SCORE_LOG_ERROR = 0,
+    SCORE_LOG_WARN = 1,
+    SCORE_LOG_INFO = 2,
+    SCORE_LOG_DEBUG = 3
+};
+
+/* ------------------------------------------------------------------------ */
+/* Library                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* SCORE_ABI_VERSION of the loaded library; compare it with the header's. */
+uint32_t score_abi_version(void);
+
+/* "MAJOR.MINOR.PATCH". Static storage. */
+const char *score_version_string(void);
+
+/* A short English name of a status ("invalid argument", ...). Static storage;
+ * unknown codes give "unknown status". */
+const char *score_status_string(score_status status);
+
+/* The message of the last failed call on this thread, or "" if none.
+ * Valid until the next failing call on the same thread. */
+const char *score_last_error(void);
+
+/* Receives whole log lines (no trailing newline). Calls are serialised by a
+ * lock. The default (fn == NULL) discards everything below SCORE_LOG_WARN
+ * and writes the rest to stderr. */
+typedef void (*score_log_fn)(int32_t level, const char *line, void *user_data);
+void score_set_log_callback(score_log_fn fn, void *user_data);
+
+/* Number of threads used by matrix products and kernels (0 = all cores).
+ * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0. */
+score_status score_set_n_threads(int32_t n_threads);
+int32_t score_get_n_threads(void);
+
+/* Sizes of the public structs, so bindings can check their mirrors. */
+enum {
+    SCORE_TYPE_MODEL_PARAMS = 0,
+    SCORE_TYPE_MODEL_INFO = 1
+};
+/* 0 for an unknown id. */
+size_t score_sizeof(int32_t type_id);
+
+/* ------------------------------------------------------------------------ */
+/* Model                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct score_model score_model;
+
+typedef struct score_model_params {
+    uint32_t struct_size; /* sizeof(score_model_params) */
+    /* Map weight files and use F32 tensors in place (true), or read
+     * everything into private memory (false). */
+    bool use_mmap;
+    /* Reject sequences longer than this (0 = the model's
+     * max_position_embeddings). Must not exceed it. */
+    int32_t max_context;
+} score_model_params;
+
+score_model_params score_model_params_default(void);
+
+/* Loads a Hugging Face model directory: config.json, optional
+ * generation_config.json, and model.safetensors or shards listed in
+ * model.safetensors.index.json. On success *out owns the model; release it
+ * with score_model_free. params may be NULL for the defaults. */
+score_status score_model_load(const char *dir, const score_model_params *params,
+                              score_model **out);
+
+/* Frees the model. NULL is a no-op. */
+void score_model_free(score_model *model);
+
+typedef struct score_model_info {
+    uint32_t struct_size;      /* set by the caller: sizeof(score_model_info) */
+    char architecture[64];     /* e.g. "Qwen2ForCausalLM", NUL-terminated */
+    uint64_t n_params;         /* parameters (tied matrices counted once) */
+    int32_t vocab_size;
+    int32_t context_length;    /* usable context (see max_context) */
+    int32_t hidden_size;
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;
+    int32_t head_dim;
+    int32_t dtype;             /* SCORE_DTYPE_* of the stored weights */
+    uint64_t bytes_in_memory;  /* weight bytes held: private + mapped */
+    int32_t bos_token_id;      /* -1 if none */
+    int32_t eos_token_id;      /* first EOS id, -1 if none */
+} score_model_info;
+
+/* Fills *info up to info->struct_size bytes; the caller sets struct_size. */
+score_status score_model_get_info(const score_model *model, score_model_info *info);
+
+/* All EOS ids (config.json and generation_config.json, deduplicated) into
+ * ids[0..cap). *needed receives the count. */
+score_status score_model_eos_ids(const score_model *model, int32_t *ids, size_t cap,
+                                 size_t *needed);
+
+/* ------------------------------------------------------------------------ */
+/* Scoring (teacher forcing)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Log-probabilities of tokens[1..n) under the model:
+ *   out[i] = log p(tokens[i+1] | tokens[0..i]),  i = 0 .. n_tokens-2.
+ * *needed receives n_tokens - 1 (0 when n_tokens == 1). The [tokens x vocab]
+ * logits are never held whole. Safe to call from many threads on one model. */
+score_status score_model_logprobs(const score_model *model, const int32_t *tokens,
+                                  size_t n_tokens, float *out, size_t cap,
+                                  size_t *needed);
+
+/* Logits of the last position (the distribution of the next token) into
+ * logits[0..cap); *needed receives vocab_size. */
+score_status score_model_last_logits(const score_model *model, const int32_t *tokens,
+                                     size_t n_tokens, float *logits, size_t cap,
+                                     size_t *needed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SCORE_H */

@@ -1,0 +1,32 @@
+/* The parts of the ABI that are plain C: the thread-local error message,
+ * and compile-time checks that the public structs keep their layout. */
+#include "score.h"
+#include "score_abi_internal.h"
+
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+const char *score_last_error(void) { return last_error; }
+
+void scoreabi_set_last_error(const char *msg) {
+    if (msg == NULL) {
+        last_error[0] = '\0';
+        return;
+    }
+    size_t n = strlen(msg);
+    if (n >= sizeof last_error) {
+        n = sizeof last_error - 1;
+        /* do not cut a UTF-8 sequence in half */
+        while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(last_error, msg, n);
+    last_error[n] = '\0';
+}
+
+/* Layout is ABI: fields are only ever appended. */
+_Static_assert(offsetof(score_model_params, struct_size) == 0, "struct_size first");
+_Static_assert(sizeof(score_model_params) == 12, "score_model_params layout");
+_Static_assert(offsetof(score_model_info, struct_size) == 0, "struct_size first");
+_Static_assert(offsetof(score_model_info, n_params) == 72, "score_model_info layout");
+_Static_assert(sizeof(score_model_info) == 128, "score_model_info layout");
