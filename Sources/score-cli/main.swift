@@ -1,2 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SCoReRuntime
-print(LibraryVersion.string)
+
+// score-cli: inspect, score and benchmark models from the shell.
+// Errors are one line on stderr and a non-zero exit (1: failure, 2: usage).
+
+let usage = """
+usage: score-cli <command> [options]
+
+commands:
+  info DIR                     describe a model directory
+  logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing)
+  bench DIR [--tokens N]       time a prefill of N tokens (default 512)
+  bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
+  version                      print the library version
+
+Run `score-cli <command> --help` for a command's options.
+"""
+
+struct Command {
+    let name: String
+    let help: String
+    let valueOptions: Set<String>
+    let flagOptions: Set<String>
+    let run: (Arguments) throws -> Void
+}
+
+let commands: [Command] = [
+    Command(name: "info", help: InfoCommand.help, valueOptions: [], flagOptions: ["help", "json"], run: InfoCommand.run),
+    Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
+    Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
+    Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
+    Command(name: "version", help: "usage: score-cli version", valueOptions: [], flagOptions: ["help"], run: { _ in print(LibraryVersion.string) }),
+]
+
+func printError(_ message: String) {
+    let line = "score-cli: error: " + message.split(separator: "\n").joined(separator: " ") + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+@MainActor func main() -> Int32 {
+    let args = CommandLine.arguments
+    guard args.count > 1 else {
+        print(usage)
+        return 2
+    }
+    let name = args[1]
+    if name == "--help" || name == "-h" || name == "help" {
+        print(usage)
+        return 0
+    }
+    if name == "--version" {
+        print(LibraryVersion.string)
+        return 0
+    }
+    guard let command = commands.first(where: { $0.name == name }) else {
+        printError("unknown command '\(name)' (see score-cli --help)")
+        return 2
+    }
+    do {
+        let parsed = try Arguments(args.dropFirst(2), valueOptions: command.valueOptions, flagOptions: command.flagOptions)
+        if parsed.flags.contains("help") {
+            print(command.help)
+            return 0
+        }
+        if let t = parsed.options["threads"] {
+            guard let n = Int(t), n >= 0 else { throw UsageError("--threads must be a non-negative integer") }
+            BLAS.threadCount = n == 0 ? BLAS.coreCount : n
+        }
+        try command.run(parsed)
+        return 0
+    } catch let e as UsageError {
+        printError("\(e.description) (see score-cli \(name) --help)")
+        return 2
+    } catch let e as ScoreError {
+        printError(e.message)
+        return 1
+    } catch {
+        printError("\(error)")
+        return 1
+    }
+}
+
+exit(main())

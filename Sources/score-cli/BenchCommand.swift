@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SCoReRuntime
+
+/// Benchmarks measure; they never pass or fail. Each prints the figure and
+/// the machine limit it should be read against.
+enum BenchCommand {
+    static let help = """
+    usage: score-cli bench DIR [--tokens N] [--repeat R] [--threads T] [--json]
+
+    Times a prefill of N tokens (default 512) through the model in DIR,
+    best of R runs (default 5) after one warm-up, and reports tokens/s and
+    achieved GFLOP/s (2 x matrix parameters x tokens + attention).
+    """
+
+    static let gemmHelp = """
+    usage: score-cli bench-gemm [--size N] [--repeat R] [--threads T] [--json]
+
+    Measures cblas_sgemm on N x N matrices (default 1024): the F32 compute
+    limit every other figure is compared with.
+    """
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    static func run(_ args: Arguments) throws {
+        guard args.positional.count == 1 else { throw UsageError("bench takes exactly one model directory") }
+        let n = try args.int("tokens", default: 512, range: 1...1 << 20)
+        let repeats = try args.int("repeat", default: 5, range: 1...1000)
+        let model = try Model.load(directory: args.positional[0])
+        let c = model.config
+        guard n <= model.contextLength else { throw UsageError("--tokens \(n) exceeds the context length \(model.contextLength)") }
+        var rng = SplitMix(seed: 42)
+        let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
+        _ = try model.lastLogits(tokens: tokens)  // warm-up: page in the weights
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = now()
+            _ = try model.lastLogits(tokens: tokens)
+            best = min(best, now() - t0)
+        }
+        let matrixParams = Double(c.layerCount) * Double(c.hiddenSize * (c.qDim + 2 * c.kvDim) + c.qDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize)
+        let attention = Double(c.layerCount) * 2 * 2 * Double(c.qDim) * Double(n) * Double(n) / 2
+        let flops = 2 * matrixParams * Double(n) + attention + 2 * Double(c.hiddenSize * c.vocabSize)
+        let gflops = flops / best / 1e9
+        if args.flags.contains("json") {
+            print("{\"bench\": \"prefill\", \"tokens\": \(n), \"seconds\": \(best), \"tokens_per_second\": \(Double(n) / best), \"gflops\": \(gflops), \"threads\": \(BLAS.threadCount)}")
+        } else {
+            print("prefill \(n) tokens: \(fmt(best * 1000)) ms  \(fmt(Double(n) / best)) tokens/s  \(fmt(gflops)) GFLOP/s  (\(BLAS.threadCount) threads)")
+        }
+    }
+
+    static func runGemm(_ args: Arguments) throws {
+        let n = try args.int("size", default: 1024, range: 16...8192)
+        let repeats = try args.int("repeat", default: 10, range: 1...1000)
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        for i in 0..<(n * n) { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
+        BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = now()
+            BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            best = min(best, now() - t0)
+        }
+        let gflops = 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+        if args.flags.contains("json") {
+            print("{\"bench\": \"sgemm\", \"size\": \(n), \"seconds\": \(best), \"gflops\": \(gflops), \"threads\": \(BLAS.threadCount)}")
+        } else {
+            print("sgemm \(n)x\(n)x\(n): \(fmt(best * 1000)) ms  \(fmt(gflops)) GFLOP/s  (\(BLAS.threadCount) threads)")
+        }
+    }
+
+    static func fmt(_ v: Double) -> String {
+        String((v * 10).rounded() / 10)
+    }
+}
+
+/// SplitMix64: a tiny deterministic generator for benchmark inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

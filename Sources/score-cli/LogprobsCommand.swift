@@ -1,0 +1,48 @@
+import SCoReRuntime
+
+enum LogprobsCommand {
+    static let help = """
+    usage: score-cli logprobs DIR --ids 1,2,3 [--json] [--threads N]
+
+    Prints log p(token_i | tokens before it) for every token after the first,
+    and their sum.
+    """
+
+    static func run(_ args: Arguments) throws {
+        guard args.positional.count == 1 else { throw UsageError("logprobs takes exactly one model directory") }
+        guard let text = args.options["ids"] else { throw UsageError("logprobs needs --ids (comma-separated token ids)") }
+        let ids: [Int32] = try text.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let v = Int32($0.trimmingSpaces) else { throw UsageError("--ids: '\($0)' is not an integer token id") }
+            return v
+        }
+        let model = try Model.load(directory: args.positional[0])
+        let lp = try model.logProbs(tokens: ids)
+        let total = lp.reduce(0, +)
+        if args.flags.contains("json") {
+            print("{\"ids\": \(ids), \"logprobs\": \(lp), \"sum\": \(total)}")
+            return
+        }
+        print("position  token  logprob")
+        for (i, v) in lp.enumerated() {
+            print(String(i + 1).leftPad(8) + "  " + String(ids[i + 1]).leftPad(5) + "  " + format(v))
+        }
+        print("sum " + format(total) + " over \(lp.count) tokens")
+    }
+
+    static func format(_ v: Float) -> String {
+        let scaled = (Double(v) * 1e6).rounded() / 1e6
+        return String(scaled)
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
