@@ -1,0 +1,99 @@
+# libscore — build, test, demo, install.
+#
+#   make                 release build of libscore.so and score-cli
+#   make test            every test: Swift, C API, library contract, Python
+#   make demo            the main job (see README)
+#   make install PREFIX=/usr/local
+#   make NATIVE=1 ...    tune for this CPU (AVX-512 etc.); default is portable x86-64
+#
+# One release build serves everything: the tests link the same objects that
+# go into libscore.so and score-cli.
+
+PREFIX ?= /usr/local
+PYTHON ?= python3
+CC ?= cc
+NATIVE ?= 0
+
+SWIFT_FLAGS := -c release
+ifeq ($(NATIVE),1)
+SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc native -Xcc -march=native
+endif
+
+BUILD := .build/release
+LIB := $(BUILD)/libscore.so
+CLI := $(BUILD)/score-cli
+FIXTURES := Tests/Fixtures/models
+CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude
+C_LINK := -L$(BUILD) -lscore -Wl,-rpath,$(abspath $(BUILD))
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps test test-swift test-c test-library test-python test-install demo install clean
+
+all: build
+
+# OpenBLAS is the one system library; install it when missing.
+deps:
+	@if ! pkg-config --exists openblas 2>/dev/null; then \
+		echo "installing libopenblas-dev and pkg-config"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config; \
+	fi
+
+build: deps
+	swift build $(SWIFT_FLAGS) --build-tests
+
+test: build test-swift test-library test-c test-install test-python
+	@echo "make test: all suites passed"
+
+test-swift:
+	swift test $(SWIFT_FLAGS) --skip-build
+
+test-library:
+	tools/check_library.sh $(LIB) include/score.h
+
+test-c:
+	@mkdir -p $(BUILD)/c
+	$(CC) $(CFLAGS_STRICT) examples/c/logprobs.c $(C_LINK) -o $(BUILD)/c/logprobs
+	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/test_capi.c $(C_LINK) -lm -lpthread -o $(BUILD)/c/test_capi
+	$(BUILD)/c/logprobs $(FIXTURES)/llama-gqa
+	$(BUILD)/c/test_capi $(FIXTURES)
+
+# Installs into a scratch prefix and builds the example through pkg-config,
+# as a user of the installed library would.
+test-install:
+	@rm -rf $(BUILD)/prefix
+	$(MAKE) --no-print-directory install-files PREFIX=$(abspath $(BUILD)/prefix)
+	$(CC) $(CFLAGS_STRICT) examples/c/logprobs.c \
+		$$(PKG_CONFIG_PATH=$(abspath $(BUILD)/prefix)/lib/pkgconfig pkg-config --cflags --libs score) \
+		-Wl,-rpath,$(abspath $(BUILD)/prefix)/lib -o $(BUILD)/prefix/logprobs
+	$(BUILD)/prefix/logprobs $(FIXTURES)/qwen3 > /dev/null
+	$(BUILD)/prefix/bin/score-cli info $(FIXTURES)/qwen3 > /dev/null
+	@echo "install layout and pkg-config: ok"
+
+test-python:
+	@$(PYTHON) -m pytest --version > /dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
+	SCORE_LIBRARY=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
+
+# Until the SCoRe trainer lands, the demo loads a fixture model and scores
+# a sentence-length token sequence, from the CLI and from C.
+demo: deps
+	swift build $(SWIFT_FLAGS)
+	$(CLI) info $(FIXTURES)/qwen2
+	$(CLI) logprobs $(FIXTURES)/qwen2 --ids 1,17,42,7,99,3,64,21,88,5,2
+	@mkdir -p $(BUILD)/c
+	$(CC) $(CFLAGS_STRICT) examples/c/logprobs.c $(C_LINK) -o $(BUILD)/c/logprobs
+	$(BUILD)/c/logprobs $(FIXTURES)/llama-sharded-f16 1 17 42 7 99 3 64 21 88 5 2
+
+install: deps
+	swift build $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory install-files PREFIX=$(PREFIX)
+
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libscore.so
+	install -m 644 include/score.h $(DESTDIR)$(PREFIX)/include/score.h
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/score-cli
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e "s|@VERSION@|$$($(CLI) version)|g" tools/score.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/score.pc
+
+clean:
+	rm -rf .build

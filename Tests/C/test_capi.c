@@ -1,0 +1,208 @@
+/* C API contract tests: statuses, messages, buffers, struct_size, threads.
+ * Run by `make test` with the fixture models directory as argv[1]. */
+#include <score.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures = 0;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n",      \
+                    __FILE__, __LINE__, #cond, score_last_error());           \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_ERR(call, status, fragment)                                      \
+    do {                                                                       \
+        score_status st_ = (call);                                             \
+        if (st_ != (status) || strstr(score_last_error(), (fragment)) == NULL) { \
+            fprintf(stderr, "%s:%d: %s gave %d '%s', expected %d with '%s'\n", \
+                    __FILE__, __LINE__, #call, st_, score_last_error(),       \
+                    (status), (fragment));                                     \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+static char models[4096];
+
+static const char *model_path(const char *name) {
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/%s", models, name);
+    return path;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) { failures++; return; }
+    fputs(text, f);
+    fclose(f);
+}
+
+static void on_log(int32_t level, const char *line, void *user_data) {
+    (void)level;
+    if (strstr(line, "loaded") != NULL) (*(int *)user_data)++;
+}
+
+static void *error_in_other_thread(void *arg) {
+    (void)arg;
+    score_model *m = NULL;
+    score_model_load("/nonexistent/other-thread", NULL, &m);
+    return NULL;
+}
+
+static void test_library(void) {
+    CHECK(score_abi_version() == SCORE_ABI_VERSION);
+    CHECK(strlen(score_version_string()) >= 5);
+    CHECK(strcmp(score_status_string(SCORE_OK), "ok") == 0);
+    CHECK(strcmp(score_status_string(SCORE_ERR_BUFFER_TOO_SMALL), "buffer too small") == 0);
+    CHECK(strcmp(score_status_string(12345), "unknown status") == 0);
+    CHECK(strcmp(score_status_string(-1), "unknown status") == 0);
+    CHECK(score_sizeof(SCORE_TYPE_MODEL_PARAMS) == sizeof(score_model_params));
+    CHECK(score_sizeof(SCORE_TYPE_MODEL_INFO) == sizeof(score_model_info));
+    CHECK(score_sizeof(999) == 0);
+    CHECK_ERR(score_set_n_threads(-2), SCORE_ERR_INVALID_ARGUMENT, "negative");
+    CHECK(score_set_n_threads(1) == SCORE_OK && score_get_n_threads() == 1);
+    CHECK(score_set_n_threads(0) == SCORE_OK && score_get_n_threads() >= 1);
+    score_model_free(NULL); /* no-op */
+}
+
+static void test_load_errors(void) {
+    score_model *m = NULL;
+    CHECK_ERR(score_model_load(NULL, NULL, &m), SCORE_ERR_INVALID_ARGUMENT, "dir is NULL");
+    CHECK_ERR(score_model_load(model_path("qwen2"), NULL, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
+    CHECK_ERR(score_model_load("/nonexistent/model", NULL, &m), SCORE_ERR_IO, "no such directory");
+    CHECK(m == NULL);
+
+    char tmp[] = "/tmp/score-capi-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    CHECK_ERR(score_model_load(tmp, NULL, &m), SCORE_ERR_IO, "no config.json");
+    char path[256];
+    snprintf(path, sizeof path, "%s/config.json", tmp);
+    write_file(path, "not json at all");
+    CHECK_ERR(score_model_load(tmp, NULL, &m), SCORE_ERR_FORMAT, "invalid JSON");
+    write_file(path, "{\"architectures\": [\"FalconForCausalLM\"]}");
+    CHECK_ERR(score_model_load(tmp, NULL, &m), SCORE_ERR_UNSUPPORTED, "FalconForCausalLM");
+    unlink(path);
+    rmdir(tmp);
+
+    /* A params struct from a caller that knows fewer fields, and garbage sizes. */
+    score_model_params old = score_model_params_default();
+    old.struct_size = 4; /* only struct_size: everything else defaults */
+    old.max_context = 3; /* beyond struct_size: must be ignored */
+    CHECK(score_model_load(model_path("qwen2"), &old, &m) == SCORE_OK);
+    score_model_info info = {.struct_size = sizeof info};
+    CHECK(score_model_get_info(m, &info) == SCORE_OK && info.context_length == 512);
+    score_model_free(m);
+    m = NULL;
+    score_model_params bad = score_model_params_default();
+    bad.struct_size = 0;
+    CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "struct_size");
+    bad = score_model_params_default();
+    bad.max_context = 100000;
+    CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "max_context");
+    bad.max_context = -1;
+    CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "negative");
+
+    /* score_last_error is per thread: another thread's failure does not touch ours. */
+    CHECK_ERR(score_model_load(NULL, NULL, &m), SCORE_ERR_INVALID_ARGUMENT, "dir is NULL");
+    pthread_t t;
+    pthread_create(&t, NULL, error_in_other_thread, NULL);
+    pthread_join(t, NULL);
+    CHECK(strstr(score_last_error(), "dir is NULL") != NULL);
+}
+
+static void test_model(void) {
+    score_model_params params = score_model_params_default();
+    score_model *m = NULL;
+    int lines = 0;
+    score_set_log_callback(on_log, &lines);
+    CHECK(score_model_load(model_path("qwen2"), &params, &m) == SCORE_OK);
+    score_set_log_callback(NULL, NULL);
+    CHECK(lines == 1);
+    if (m == NULL) return;
+
+    score_model_info info = {.struct_size = sizeof info};
+    CHECK(score_model_get_info(m, &info) == SCORE_OK);
+    CHECK(strcmp(info.architecture, "Qwen2ForCausalLM") == 0);
+    CHECK(info.vocab_size == 128 && info.n_layers == 2 && info.n_heads == 4 && info.n_kv_heads == 2);
+    CHECK(info.head_dim == 16 && info.hidden_size == 64 && info.dtype == SCORE_DTYPE_F32);
+    CHECK(info.n_params > 0 && info.bytes_in_memory >= info.n_params * 4);
+    CHECK(info.bos_token_id == 1 && info.eos_token_id == 2);
+
+    /* An older, shorter info struct gets only its own fields. */
+    unsigned char raw[sizeof(score_model_info) + 8];
+    memset(raw, 0xAB, sizeof raw);
+    score_model_info *small = (score_model_info *)raw;
+    small->struct_size = 8;
+    CHECK(score_model_get_info(m, small) == SCORE_OK);
+    CHECK(small->struct_size == 8 && small->architecture[0] == 'Q' && raw[8] == 0xAB);
+    small->struct_size = 0;
+    CHECK_ERR(score_model_get_info(m, small), SCORE_ERR_INVALID_ARGUMENT, "struct_size");
+    CHECK_ERR(score_model_get_info(NULL, &info), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
+    CHECK_ERR(score_model_get_info(m, NULL), SCORE_ERR_INVALID_ARGUMENT, "info is NULL");
+
+    int32_t eos[4];
+    size_t needed = 0;
+    CHECK_ERR(score_model_eos_ids(m, eos, 1, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 2");
+    CHECK(needed == 2);
+    CHECK(score_model_eos_ids(m, eos, 4, &needed) == SCORE_OK && needed == 2 && eos[0] == 2 && eos[1] == 3);
+
+    int32_t ids[] = {1, 5, 9, 20, 3};
+    float lp[4];
+    needed = 0;
+    CHECK_ERR(score_model_logprobs(m, ids, 5, lp, 2, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 4");
+    CHECK(needed == 4);
+    CHECK_ERR(score_model_logprobs(m, ids, 5, NULL, 0, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 4");
+    CHECK(score_model_logprobs(m, ids, 5, lp, 4, &needed) == SCORE_OK && needed == 4);
+    for (int i = 0; i < 4; i++) CHECK(lp[i] < 0 && isfinite(lp[i]));
+    CHECK(score_model_logprobs(m, ids, 1, NULL, 0, &needed) == SCORE_OK && needed == 0);
+    CHECK_ERR(score_model_logprobs(m, NULL, 5, lp, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "tokens is NULL");
+    CHECK_ERR(score_model_logprobs(m, ids, 0, lp, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "n_tokens is 0");
+    CHECK_ERR(score_model_logprobs(NULL, ids, 5, lp, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
+    int32_t out_of_vocab[] = {1, 128};
+    CHECK_ERR(score_model_logprobs(m, out_of_vocab, 2, lp, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "outside the vocabulary");
+    int32_t negative[] = {-7, 1};
+    CHECK_ERR(score_model_logprobs(m, negative, 2, lp, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "-7");
+
+    int32_t *long_seq = calloc(513, sizeof *long_seq);
+    float *big = calloc(513, sizeof *big);
+    CHECK_ERR(score_model_logprobs(m, long_seq, 513, big, 513, &needed), SCORE_ERR_INVALID_ARGUMENT, "context length");
+    free(long_seq);
+    free(big);
+
+    float logits[128];
+    CHECK_ERR(score_model_last_logits(m, ids, 5, logits, 127, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 128");
+    CHECK(needed == 128);
+    CHECK(score_model_last_logits(m, ids, 5, logits, 128, &needed) == SCORE_OK);
+    /* log-softmax of the logits after ids[0..3] gives lp[3] for ids[4]. */
+    float lp4[4];
+    CHECK(score_model_last_logits(m, ids, 4, logits, 128, &needed) == SCORE_OK);
+    double mx = logits[0], sum = 0;
+    for (int i = 1; i < 128; i++) if (logits[i] > mx) mx = logits[i];
+    for (int i = 0; i < 128; i++) sum += exp(logits[i] - mx);
+    CHECK(score_model_logprobs(m, ids, 5, lp4, 4, &needed) == SCORE_OK);
+    CHECK(fabs((logits[ids[4]] - mx - log(sum)) - lp4[3]) < 1e-4);
+
+    score_model_free(m);
+}
+
+int main(int argc, char **argv) {
+    snprintf(models, sizeof models, "%s", argc > 1 ? argv[1] : "Tests/Fixtures/models");
+    test_library();
+    test_load_errors();
+    test_model();
+    if (failures) {
+        fprintf(stderr, "test_capi: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("test_capi: all checks passed\n");
+    return 0;
+}
