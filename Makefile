@@ -27,7 +27,7 @@ CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(BUILD) -lscore -Wl,-rpath,$(abspath $(BUILD))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test test-swift test-c test-library test-python test-install demo install clean
+.PHONY: all build deps test test-swift test-c test-cli test-library test-python test-install demo install clean
 
 all: build
 
@@ -41,7 +41,7 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS) --build-tests
 
-test: build test-swift test-library test-c test-install test-python
+test: build test-swift test-library test-c test-cli test-install test-python
 	@echo "make test: all suites passed"
 
 test-swift:
@@ -56,6 +56,9 @@ test-c:
 	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/test_capi.c $(C_LINK) -lm -lpthread -o $(BUILD)/c/test_capi
 	$(BUILD)/c/logprobs $(FIXTURES)/llama-gqa
 	$(BUILD)/c/test_capi $(FIXTURES)
+
+test-cli:
+	Tests/CLI/test_cli.sh $(CLI) $(FIXTURES)
 
 # Installs into a scratch prefix and builds the example through pkg-config,
 # as a user of the installed library would.

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# score-cli contract: useful output on success; on failure exactly one line on
+# stderr starting "score-cli: error:" and a non-zero exit (1 failure, 2 usage).
+set -uo pipefail
+cli=${1:-.build/release/score-cli}
+models=${2:-Tests/Fixtures/models}
+failures=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect_ok() {  # expect_ok "pattern" args...
+    local pattern=$1; shift
+    if ! out=$("$cli" "$@" 2>&1); then echo "FAIL: score-cli $* exited non-zero: $out"; failures=$((failures+1)); return; fi
+    if ! grep -qE -- "$pattern" <<<"$out"; then echo "FAIL: score-cli $*: output lacks /$pattern/: $out"; failures=$((failures+1)); fi
+}
+
+expect_error() {  # expect_error code "pattern" args...
+    local code=$1 pattern=$2; shift 2
+    "$cli" "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    local lines; lines=$(wc -l <"$tmp/err")
+    if [ "$got" -ne "$code" ]; then echo "FAIL: score-cli $*: exit $got, expected $code"; failures=$((failures+1)); fi
+    if [ "$lines" -ne 1 ] || ! grep -qE "^score-cli: error: .*$pattern" "$tmp/err"; then
+        echo "FAIL: score-cli $*: stderr should be one error line matching /$pattern/, got:"; cat "$tmp/err"; failures=$((failures+1))
+    fi
+}
+
+expect_ok "^usage: score-cli" --help
+expect_ok "^usage: score-cli info" info --help
+expect_ok "^usage: score-cli logprobs" logprobs --help
+expect_ok "^usage: score-cli bench" bench --help
+expect_ok "^[0-9]+\.[0-9]+\.[0-9]+$" version
+expect_ok "architecture +Qwen3ForCausalLM" info "$models/qwen3"
+expect_ok "\"dtype\": \"BF16\"" info "$models/qwen2-bf16" --json
+expect_ok "^sum -[0-9.]+ over 4 tokens" logprobs "$models/qwen2" --ids 1,5,9,20,3
+expect_ok "\"sum\": -" logprobs "$models/qwen2" --ids "1, 5, 9" --json
+
+expect_error 2 "unknown command 'frobnicate'" frobnicate
+expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
+expect_error 2 "exactly one model directory" info
+expect_error 2 "needs --ids" logprobs "$models/qwen2"
+expect_error 2 "'x' is not an integer" logprobs "$models/qwen2" --ids 1,x,3
+expect_error 1 "no such directory" info /nonexistent/model
+expect_error 1 "outside the vocabulary" logprobs "$models/qwen2" --ids 1,500
+mkdir "$tmp/broken" && echo '{"architectures": ["BertModel"]}' >"$tmp/broken/config.json"
+expect_error 1 "BertModel" info "$tmp/broken"
+
+if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
+echo "test_cli: all checks passed"
