@@ -1,14 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The SwiGLU gate of Llama-family MLPs: out = silu(gate) ⊙ up, silu(x) = x·σ(x).
 public enum SwiGLU {
     /// gate, up, out: [count]; out may alias gate.
     public static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
+        typealias V = VectorMath.V
+        let one = V(repeating: 1)
+        var i = 0
+        while i + 16 <= count {
+            let g = VectorMath.load(gate + i)
+            VectorMath.store(g / (one + VectorMath.exp(-g)) * VectorMath.load(up + i), out + i)
+            i += 16
+        }
+        while i < count {
             let g = gate[i]
-            out[i] = g / (1 + expf(-g)) * up[i]
+            out[i] = g / (1 + VectorMath.exp(-g)) * up[i]
+            i += 1
         }
     }
 }

@@ -56,9 +56,10 @@ public enum Attention {
                     let visibleEnd = position + 1 - keyBegin
                     var visibleBegin = 0
                     if let w = slidingWindow { visibleBegin = max(0, position - w + 1 - keyBegin) }
-                    for j in 0..<visibleBegin { row[j] = -.infinity }
-                    for j in visibleEnd..<keyCount { row[j] = -.infinity }
-                    Softmax.inPlace(row, count: keyCount)
+                    // Only the visible keys take part; the rest weigh exactly 0.
+                    for j in 0..<visibleBegin { row[j] = 0 }
+                    for j in visibleEnd..<keyCount { row[j] = 0 }
+                    Softmax.inPlace(row + visibleBegin, count: visibleEnd - visibleBegin)
                 }
                 // out_h[rows × D] = scores · v_h
                 BLAS.matmul(m: rows, n: headDim, k: keyCount,

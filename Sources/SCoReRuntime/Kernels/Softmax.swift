@@ -1,39 +1,32 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 public enum Softmax {
-    /// In-place softmax of x[0..<count]; entries equal to -inf become 0.
+    /// In-place softmax of x[0..<count]; entries equal to −∞ become 0.
     public static func inPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var m = -Float.infinity
-        for i in 0..<count where x[i] > m { m = x[i] }
-        var sum: Float = 0
-        for i in 0..<count {
-            let e = expf(x[i] - m)
-            x[i] = e
-            sum += e
-        }
+        let m = VectorMath.max(x, count: count)
+        let sum = VectorMath.expShiftedInPlace(x, count: count, shift: m)
         let inv = 1 / sum
         for i in 0..<count { x[i] *= inv }
     }
 
-    /// log Σ exp(x[i]), computed stably (in Double for the sum, so long
-    /// vocabularies do not lose precision).
+    /// log Σ exp(x[i]), computed stably without modifying x.
     public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var m = -Float.infinity
-        for i in 0..<count where x[i] > m { m = x[i] }
+        let m = VectorMath.max(x, count: count)
         if m == -.infinity { return m }
-        var sum: Float = 0
-        var total: Double = 0
-        // Sum in blocks of F32 (vectorisable), accumulate blocks in Double.
+        let s = VectorMath.V(repeating: m)
+        var lanes = VectorMath.V(repeating: 0)
         var i = 0
+        while i + 16 <= count {
+            lanes += VectorMath.exp(VectorMath.load(x + i) - s)
+            i += 16
+        }
+        var total = Double(lanes.sum())
         while i < count {
-            let end = min(i + 256, count)
-            sum = 0
-            for j in i..<end { sum += expf(x[j] - m) }
-            total += Double(sum)
-            i = end
+            total += Double(VectorMath.exp(x[i] - m))
+            i += 1
         }
         return m + Float(log(total))
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
