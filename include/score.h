@@ -29,8 +29,11 @@
  *    results through out-parameters. On failure score_last_error() holds a
  *    message for the calling thread, and out-parameters are left untouched
  *    unless documented otherwise.
- *  - Caller buffers follow one pattern: (buf, cap, size_t *needed). When cap is
- *    too small the call returns SCORE_ERR_BUFFER_TOO_SMALL and sets *needed.
+ *  - Caller buffers follow one pattern: (buf, cap, size_t *needed). *needed
+ *    (if not NULL) receives the required count whenever the other arguments
+ *    are valid. buf == NULL with cap == 0 is a size query: SCORE_OK, nothing
+ *    else done. A non-zero cap that is too small gives
+ *    SCORE_ERR_BUFFER_TOO_SMALL and nothing is written to buf.
  *  - Parameter structs begin with `uint32_t struct_size`, are passed by
  *    pointer, only grow at the end, and come from *_params_default(). The
  *    library reads only the fields covered by struct_size.
@@ -115,13 +118,15 @@ const char *score_status_string(score_status status);
 const char *score_last_error(void);
 
 /* Receives whole log lines (no trailing newline). Calls are serialised by a
- * lock. The default (fn == NULL) discards everything below SCORE_LOG_WARN
- * and writes the rest to stderr. */
+ * lock, so the callback must return quickly and must not call back into
+ * libscore. The default (fn == NULL) discards everything below
+ * SCORE_LOG_WARN and writes the rest to stderr. */
 typedef void (*score_log_fn)(int32_t level, const char *line, void *user_data);
 void score_set_log_callback(score_log_fn fn, void *user_data);
 
 /* Number of threads used by matrix products and kernels (0 = all cores).
- * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0. */
+ * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0.
+ * score_get_n_threads reports the resolved count (never 0). */
 score_status score_set_n_threads(int32_t n_threads);
 int32_t score_get_n_threads(void);
 
@@ -192,7 +197,8 @@ score_status score_model_eos_ids(const score_model *model, int32_t *ids, size_t 
 
 /* Log-probabilities of tokens[1..n) under the model:
  *   out[i] = log p(tokens[i+1] | tokens[0..i]),  i = 0 .. n_tokens-2.
- * *needed receives n_tokens - 1 (0 when n_tokens == 1). The [tokens x vocab]
+ * n_tokens must be >= 1 and <= the context length; every id must be in
+ * [0, vocab_size). *needed receives n_tokens - 1 (0 when n_tokens == 1). The [tokens x vocab]
  * logits are never held whole. Safe to call from many threads on one model. */
 score_status score_model_logprobs(const score_model *model, const int32_t *tokens,
                                   size_t n_tokens, float *out, size_t cap,

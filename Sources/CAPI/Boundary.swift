@@ -60,9 +60,11 @@ func unbox(_ handle: OpaquePointer?) throws -> Model {
 }
 
 /// Checks a caller buffer (buf, cap, needed) against `required` elements.
+/// Returns false for a size query (NULL, 0): the caller stops there with OK.
 func checkBuffer<T>(_ buffer: UnsafeMutablePointer<T>?, capacity: Int, required: Int,
                     needed: UnsafeMutablePointer<Int>?, what: String) throws -> Bool {
     needed?.pointee = required
+    if buffer == nil && capacity == 0 { return false }
     if capacity < required {
         throw BufferTooSmall(message: "\(what) needs \(required) elements, the buffer holds \(capacity)")
     }

@@ -71,7 +71,7 @@ public func score_model_eos_ids(_ model: OpaquePointer?, _ ids: UnsafeMutablePoi
     bufferBoundary("score_model_eos_ids") {
         let m = try unbox(model)
         let eos = m.config.eosTokenIds
-        _ = try checkBuffer(ids, capacity: cap, required: eos.count, needed: needed, what: "eos ids")
+        guard try checkBuffer(ids, capacity: cap, required: eos.count, needed: needed, what: "eos ids") else { return }
         for (i, id) in eos.enumerated() { ids![i] = Int32(id) }
     }
 }

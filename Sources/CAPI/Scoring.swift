@@ -19,7 +19,7 @@ public func score_model_logprobs(_ model: OpaquePointer?, _ tokens: UnsafePointe
         let m = try unbox(model)
         let ids = try tokenArray(tokens, nTokens)
         try m.validate(tokens: ids)
-        _ = try checkBuffer(out, capacity: cap, required: ids.count - 1, needed: needed, what: "log-probs")
+        guard try checkBuffer(out, capacity: cap, required: ids.count - 1, needed: needed, what: "log-probs") else { return }
         let lp = try m.logProbs(tokens: ids)
         lp.withUnsafeBufferPointer { src in
             if let base = src.baseAddress, !src.isEmpty { out!.update(from: base, count: src.count) }
@@ -35,7 +35,7 @@ public func score_model_last_logits(_ model: OpaquePointer?, _ tokens: UnsafePoi
         let m = try unbox(model)
         let ids = try tokenArray(tokens, nTokens)
         try m.validate(tokens: ids)
-        _ = try checkBuffer(logits, capacity: cap, required: m.config.vocabSize, needed: needed, what: "logits")
+        guard try checkBuffer(logits, capacity: cap, required: m.config.vocabSize, needed: needed, what: "logits") else { return }
         let z = try m.lastLogits(tokens: ids)
         z.withUnsafeBufferPointer { logits!.update(from: $0.baseAddress!, count: $0.count) }
     }

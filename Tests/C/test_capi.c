@@ -160,7 +160,10 @@ static void test_model(void) {
     needed = 0;
     CHECK_ERR(score_model_logprobs(m, ids, 5, lp, 2, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 4");
     CHECK(needed == 4);
-    CHECK_ERR(score_model_logprobs(m, ids, 5, NULL, 0, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 4");
+    needed = 0; /* (NULL, 0) is a size query */
+    CHECK(score_model_logprobs(m, ids, 5, NULL, 0, &needed) == SCORE_OK && needed == 4);
+    CHECK(score_model_eos_ids(m, NULL, 0, &needed) == SCORE_OK && needed == 2);
+    CHECK_ERR(score_model_logprobs(m, ids, 5, NULL, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "buffer is NULL");
     CHECK(score_model_logprobs(m, ids, 5, lp, 4, &needed) == SCORE_OK && needed == 4);
     for (int i = 0; i < 4; i++) CHECK(lp[i] < 0 && isfinite(lp[i]));
     CHECK(score_model_logprobs(m, ids, 1, NULL, 0, &needed) == SCORE_OK && needed == 0);

@@ -40,10 +40,9 @@ int main(int argc, char **argv) {
     printf("%s: %llu parameters, vocabulary %d, context %d\n", info.architecture,
            (unsigned long long)info.n_params, info.vocab_size, info.context_length);
 
-    /* Ask for the size first, then fill: the (buf, cap, needed) pattern. */
+    /* Ask for the size first (NULL, 0), then fill: the (buf, cap, needed) pattern. */
     size_t needed = 0;
-    score_status st = score_model_logprobs(model, ids, n, NULL, 0, &needed);
-    if (st != SCORE_OK && st != SCORE_ERR_BUFFER_TOO_SMALL) {
+    if (score_model_logprobs(model, ids, n, NULL, 0, &needed) != SCORE_OK) {
         fprintf(stderr, "error: %s\n", score_last_error());
         score_model_free(model);
         return 1;
