@@ -16,7 +16,7 @@ NATIVE ?= 0
 
 SWIFT_FLAGS := -c release
 ifeq ($(NATIVE),1)
-SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc native -Xcc -march=native
+export SCORE_TARGET_CPU := native
 endif
 
 BUILD := .build/release

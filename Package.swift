@@ -6,8 +6,14 @@ import PackageDescription
 
 let exportMap = Context.packageDirectory + "/tools/libscore.map"
 
+// Vector code is compiled for Haswell-class CPUs (x86-64-v3: AVX2 + FMA: every x86 server CPU
+// since 2013-2015, and the baseline of current enterprise distributions).
+// SCORE_TARGET_CPU=native (make NATIVE=1) tunes for the build machine, e.g.
+// AVX-512. Matrix products are unaffected: OpenBLAS picks its kernels at run time.
+let targetCPU = Context.environment["SCORE_TARGET_CPU"] ?? "haswell"
+
 let optimise: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", targetCPU], .when(configuration: .release)),
 ]
 
 let package = Package(

@@ -14,13 +14,16 @@ public enum VectorMath {
     public static func exp(_ x: V) -> V {
         let maxInput = V(repeating: 88.72283)
         let minInput = V(repeating: -86.5)
-        let xc = x.clamped(lowerBound: minInput, upperBound: maxInput)
-        let log2e = V(repeating: 1.442695041)
-        let n = (xc * log2e).rounded(.toNearestOrEven)
+        let xc = pointwiseMin(pointwiseMax(x, minInput), maxInput)
+        // Adding 1.5·2^23 rounds x·log2(e) to an integer n held in the low
+        // mantissa bits: no float→int conversion instruction needed.
+        let magic = V(repeating: 12582912)
+        let shifted = xc * V(repeating: 1.442695041) + magic
+        let n = shifted - magic
         // ln 2 = hi + lo with hi exact in few bits, so n·hi is exact.
         var r = xc - n * V(repeating: 0.693359375)
         r = r - n * V(repeating: -2.12194440e-4)
-        // e^r on |r| <= ln2/2: Taylor-like minimax coefficients (Cephes expf).
+        // e^r on |r| <= ln2/2: minimax coefficients (Cephes expf).
         var p = V(repeating: 1.9875691500e-4)
         p = p * r + V(repeating: 1.3981999507e-3)
         p = p * r + V(repeating: 8.3334519073e-3)
@@ -28,10 +31,11 @@ public enum VectorMath {
         p = p * r + V(repeating: 1.6666665459e-1)
         p = p * r + V(repeating: 5.0000001201e-1)
         p = p * (r * r) + r + V(repeating: 1)
-        // 2^n for n in [-125, 128]: 2^(n-1) is a normal float whose bits we
-        // build directly; the extra factor 2 reaches 2^128 without overflow.
-        let bits = (SIMD16<Int32>(n) &+ 126) &<< 23
-        var result = p * V(unsafeBitCast(bits, to: SIMD16<UInt32>.self).toFloatBits()) * V(repeating: 2)
+        // 2^n for n in [-125, 128]: 2^(n-1) is a normal float whose exponent
+        // bits are (n - 1 + 127); the extra factor 2 reaches 2^128.
+        let nBits = unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- unsafeBitCast(magic, to: SIMD16<UInt32>.self)
+        let scale = unsafeBitCast((nBits &+ 126) &<< 23, to: V.self)
+        var result = p * scale * V(repeating: 2)
         result.replace(with: 0, where: x .< minInput)
         result.replace(with: .infinity, where: x .> maxInput)
         result.replace(with: x, where: x .!= x)
@@ -101,9 +105,4 @@ public enum VectorMath {
         }
         return result
     }
-}
-
-private extension SIMD16 where Scalar == UInt32 {
-    @inline(__always)
-    func toFloatBits() -> SIMD16<Float> { unsafeBitCast(self, to: SIMD16<Float>.self) }
 }
