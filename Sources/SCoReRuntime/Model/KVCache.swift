@@ -22,3 +22,21 @@ public final class KVCache: @unchecked Sendable {
 
     public var bytes: Int { 2 * keys.count * capacity * rowSize * 4 }
 }
+
+extension KVCache {
+    /// Makes this cache hold a copy of `other`'s first `other.count` positions
+    /// (k samples of one prompt share its prefill this way).
+    public func copyPrefix(from other: KVCache) throws {
+        guard other.rowSize == rowSize, other.keys.count == keys.count else {
+            throw ScoreError.invalidArgument("KV caches of different models")
+        }
+        guard other.count <= capacity else {
+            throw ScoreError.invalidArgument("\(other.count) cached positions exceed the capacity of \(capacity)")
+        }
+        for l in 0..<keys.count {
+            keys[l].pointer.update(from: other.keys[l].pointer, count: other.count * rowSize)
+            values[l].pointer.update(from: other.values[l].pointer, count: other.count * rowSize)
+        }
+        count = other.count
+    }
+}

@@ -9,11 +9,26 @@
 ///     h = rmsnorm(x);  x += (silu(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ
 ///   return rmsnorm(x)
 ///
-/// Shapes: T new tokens, H hidden, Q = heads·headDim, K = kvHeads·headDim, I intermediate.
+/// One call processes R rows split into segments: each segment is a run of
+/// consecutive positions of one sequence (its own KV cache). A prefill is one
+/// segment of T rows; a batched decoding step is B segments of one row. All
+/// rows share each weight matrix product, which is what makes batching pay.
+///
+/// Shapes: R rows, H hidden, Q = heads·headDim, K = kvHeads·headDim, I intermediate.
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: Weights
     let rope: RoPE
+
+    /// A run of `count` rows appended to `cache` at positions cache.count ..< cache.count + count.
+    public struct Segment {
+        public let cache: KVCache
+        public let count: Int
+        public init(cache: KVCache, count: Int) {
+            self.cache = cache
+            self.count = count
+        }
+    }
 
     public init(config: ModelConfig, weights: Weights) {
         self.config = config
@@ -25,81 +40,106 @@ public final class Transformer: @unchecked Sendable {
     /// keys and values to `cache`, and returns the final-normed hidden states
     /// [T × H]. Token ids must already be validated against the vocabulary.
     public func forward(tokens: UnsafeBufferPointer<Int32>, cache: KVCache) throws -> FloatBuffer {
+        try forward(tokens: tokens, segments: [Segment(cache: cache, count: tokens.count)])
+    }
+
+    /// Runs rows of several sequences at once; `tokens` holds the rows of
+    /// segments[0], then segments[1], … Returns hidden states [R × H] in that order.
+    /// Every segment's cache must be distinct.
+    public func forward(tokens: UnsafeBufferPointer<Int32>, segments: [Segment]) throws -> FloatBuffer {
         let c = config
-        let T = tokens.count
-        let start = cache.count
-        guard T > 0 else { throw ScoreError.invalidArgument("no tokens to process") }
-        guard start + T <= cache.capacity else {
-            throw ScoreError.invalidArgument("\(start + T) positions exceed the cache capacity of \(cache.capacity)")
+        let R = tokens.count
+        guard R > 0 else { throw ScoreError.invalidArgument("no tokens to process") }
+        guard segments.reduce(0, { $0 + $1.count }) == R else {
+            throw ScoreError.invalidArgument("segments cover \(segments.reduce(0, { $0 + $1.count })) rows, \(R) tokens given")
+        }
+        var maxKeys = 0
+        for s in segments {
+            guard s.count > 0 else { throw ScoreError.invalidArgument("empty segment") }
+            guard s.cache.count + s.count <= s.cache.capacity else {
+                throw ScoreError.invalidArgument("\(s.cache.count + s.count) positions exceed the cache capacity of \(s.cache.capacity)")
+            }
+            maxKeys = max(maxKeys, Attention.scratchCount(queries: s.count, keys: s.cache.count + s.count))
         }
         let H = c.hiddenSize, Q = c.qDim, K = c.kvDim, I = c.intermediateSize, D = c.headDim
 
-        let x = FloatBuffer(count: T * H, zeroed: false)        // residual stream
-        let h = FloatBuffer(count: T * H, zeroed: false)        // normed input of a block
-        let q = FloatBuffer(count: T * Q, zeroed: false)
-        let attn = FloatBuffer(count: T * Q, zeroed: false)
-        let gate = FloatBuffer(count: T * I, zeroed: false)
-        let up = FloatBuffer(count: T * I, zeroed: false)
-        let scores = FloatBuffer(count: Attention.scratchCount(queries: T, keys: start + T), zeroed: false)
-        let cosTable = FloatBuffer(count: T * D / 2, zeroed: false)
-        let sinTable = FloatBuffer(count: T * D / 2, zeroed: false)
-        rope.tables(start: start, count: T, cos: cosTable.pointer, sin: sinTable.pointer)
+        let x = FloatBuffer(count: R * H, zeroed: false)        // residual stream
+        let h = FloatBuffer(count: R * H, zeroed: false)        // normed input of a block
+        let q = FloatBuffer(count: R * Q, zeroed: false)
+        let k = FloatBuffer(count: R * K, zeroed: false)
+        let v = FloatBuffer(count: R * K, zeroed: false)
+        let attn = FloatBuffer(count: R * Q, zeroed: false)
+        let gate = FloatBuffer(count: R * I, zeroed: false)
+        let up = FloatBuffer(count: R * I, zeroed: false)
+        let scores = FloatBuffer(count: maxKeys, zeroed: false)
+        let cosTable = FloatBuffer(count: R * D / 2, zeroed: false)
+        let sinTable = FloatBuffer(count: R * D / 2, zeroed: false)
+        var row = 0
+        for s in segments {
+            rope.tables(start: s.cache.count, count: s.count,
+                        cos: cosTable.pointer + row * D / 2, sin: sinTable.pointer + row * D / 2)
+            row += s.count
+        }
 
-        for t in 0..<T {
-            (x.pointer + t * H).update(from: weights.embedding + Int(tokens[t]) * H, count: H)
+        for r in 0..<R {
+            (x.pointer + r * H).update(from: weights.embedding + Int(tokens[r]) * H, count: H)
         }
 
         for (l, w) in weights.layers.enumerated() {
-            let kRows = cache.keys[l].pointer + start * K
-            let vRows = cache.values[l].pointer + start * K
-
             RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
-                            weight: w.inputNorm, rows: T, dim: H, eps: c.rmsNormEps)
-            project(h.pointer, T, w.q, into: q.pointer)
-            project(h.pointer, T, w.k, into: kRows)
-            project(h.pointer, T, w.v, into: vRows)
+                            weight: w.inputNorm, rows: R, dim: H, eps: c.rmsNormEps)
+            project(h.pointer, R, w.q, into: q.pointer)
+            project(h.pointer, R, w.k, into: k.pointer)
+            project(h.pointer, R, w.v, into: v.pointer)
             if let qn = w.qNorm, let kn = w.kNorm {
                 RMSNorm.forward(out: q.pointer, outStride: D, x: q.pointer, xStride: D,
-                                weight: qn, rows: T * c.headCount, dim: D, eps: c.rmsNormEps)
-                RMSNorm.forward(out: kRows, outStride: D, x: kRows, xStride: D,
-                                weight: kn, rows: T * c.kvHeadCount, dim: D, eps: c.rmsNormEps)
+                                weight: qn, rows: R * c.headCount, dim: D, eps: c.rmsNormEps)
+                RMSNorm.forward(out: k.pointer, outStride: D, x: k.pointer, xStride: D,
+                                weight: kn, rows: R * c.kvHeadCount, dim: D, eps: c.rmsNormEps)
             }
-            rope.apply(q.pointer, rows: T, stride: Q, heads: c.headCount, cos: cosTable.pointer, sin: sinTable.pointer)
-            rope.apply(kRows, rows: T, stride: K, heads: c.kvHeadCount, cos: cosTable.pointer, sin: sinTable.pointer)
+            rope.apply(q.pointer, rows: R, stride: Q, heads: c.headCount, cos: cosTable.pointer, sin: sinTable.pointer)
+            rope.apply(k.pointer, rows: R, stride: K, heads: c.kvHeadCount, cos: cosTable.pointer, sin: sinTable.pointer)
 
-            Attention.forward(out: attn.pointer, q: q.pointer,
-                              k: cache.keys[l].pointer, v: cache.values[l].pointer,
-                              queries: T, start: start,
-                              heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
-                              slidingWindow: c.slidingWindow, scratch: scores.pointer)
-            project(attn.pointer, T, w.o, into: x.pointer, accumulate: true)
+            row = 0
+            for s in segments {
+                let start = s.cache.count
+                (s.cache.keys[l].pointer + start * K).update(from: k.pointer + row * K, count: s.count * K)
+                (s.cache.values[l].pointer + start * K).update(from: v.pointer + row * K, count: s.count * K)
+                Attention.forward(out: attn.pointer + row * Q, q: q.pointer + row * Q,
+                                  k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
+                                  queries: s.count, start: start,
+                                  heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
+                                  slidingWindow: c.slidingWindow, scratch: scores.pointer)
+                row += s.count
+            }
+            project(attn.pointer, R, w.o, into: x.pointer, accumulate: true)
 
             RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
-                            weight: w.postAttentionNorm, rows: T, dim: H, eps: c.rmsNormEps)
-            project(h.pointer, T, w.gate, into: gate.pointer)
-            project(h.pointer, T, w.up, into: up.pointer)
-            SwiGLU.forward(out: gate.pointer, gate: gate.pointer, up: up.pointer, count: T * I)
-            project(gate.pointer, T, w.down, into: x.pointer, accumulate: true)
+                            weight: w.postAttentionNorm, rows: R, dim: H, eps: c.rmsNormEps)
+            project(h.pointer, R, w.gate, into: gate.pointer)
+            project(h.pointer, R, w.up, into: up.pointer)
+            SwiGLU.forward(out: gate.pointer, gate: gate.pointer, up: up.pointer, count: R * I)
+            project(gate.pointer, R, w.down, into: x.pointer, accumulate: true)
         }
-        cache.count = start + T
+        for s in segments { s.cache.count += s.count }
 
         RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
-                        weight: weights.finalNorm, rows: T, dim: H, eps: c.rmsNormEps)
+                        weight: weights.finalNorm, rows: R, dim: H, eps: c.rmsNormEps)
         return h
     }
 
-    /// out[T × rows] (=|+=) input[T × cols] · Wᵀ + b
+    /// out[R × rows] (=|+=) input[R × cols] · Wᵀ + b
     @inline(__always)
-    private func project(_ input: UnsafePointer<Float>, _ T: Int, _ w: Linear,
+    private func project(_ input: UnsafePointer<Float>, _ R: Int, _ w: Linear,
                          into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if accumulate, let b = w.bias {
-            Bias.add(out, rows: T, cols: w.rows, stride: w.rows, bias: b)
+            Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }
-        BLAS.matmulTransposedB(m: T, n: w.rows, k: w.cols, a: input, lda: w.cols,
+        BLAS.matmulTransposedB(m: R, n: w.rows, k: w.cols, a: input, lda: w.cols,
                                b: w.weight, ldb: w.cols, c: out, ldc: w.rows,
                                beta: accumulate ? 1 : 0)
         if !accumulate, let b = w.bias {
-            Bias.add(out, rows: T, cols: w.rows, stride: w.rows, bias: b)
+            Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }
     }
 }
