@@ -54,7 +54,9 @@ test-c:
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS_STRICT) examples/c/logprobs.c $(C_LINK) -o $(BUILD)/c/logprobs
 	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/test_capi.c $(C_LINK) -lm -lpthread -o $(BUILD)/c/test_capi
+	$(CC) $(CFLAGS_STRICT) examples/c/generate.c $(C_LINK) -o $(BUILD)/c/generate
 	$(BUILD)/c/logprobs $(FIXTURES)/llama-gqa
+	$(BUILD)/c/generate $(FIXTURES)/qwen2
 	$(BUILD)/c/test_capi $(FIXTURES)
 
 test-cli:

@@ -133,7 +133,10 @@ int32_t score_get_n_threads(void);
 /* Sizes of the public structs, so bindings can check their mirrors. */
 enum {
     SCORE_TYPE_MODEL_PARAMS = 0,
-    SCORE_TYPE_MODEL_INFO = 1
+    SCORE_TYPE_MODEL_INFO = 1,
+    SCORE_TYPE_SESSION_PARAMS = 2,
+    SCORE_TYPE_GENERATE_PARAMS = 3
+    /* tokenizer ids from 10, training ids from 20 */
 };
 /* 0 for an unknown id. */
 size_t score_sizeof(int32_t type_id);
@@ -221,6 +224,77 @@ score_status score_model_last_logits(const score_model *model, const int32_t *to
 /* ------------------------------------------------------------------------ */
 
 /* (section: generation) */
+
+typedef struct score_session score_session;
+
+typedef struct score_session_params {
+    uint32_t struct_size; /* sizeof(score_session_params) */
+    /* Seed of the session's random streams. Two sessions with the same seed
+     * and the same calls sample the same tokens. */
+    uint64_t seed;
+} score_session_params;
+
+score_session_params score_session_params_default(void);
+
+/* A session holds generation state (random streams, scratch) over a model.
+ * The model must outlive the session. One thread at a time per session;
+ * sessions over one model may run on different threads. */
+score_status score_session_new(const score_model *model, const score_session_params *params,
+                               score_session **out);
+void score_session_free(score_session *session);
+
+/* Why a sequence ended. */
+enum {
+    SCORE_FINISH_STOP_TOKEN = 0,   /* an EOS/stop id was generated (it is the last token) */
+    SCORE_FINISH_LENGTH = 1,       /* max_new_tokens reached */
+    SCORE_FINISH_ABORTED = 2,      /* the token callback returned false */
+    SCORE_FINISH_CONTEXT_FULL = 3  /* no room left in the context window */
+};
+
+typedef struct score_generate_params {
+    uint32_t struct_size;      /* sizeof(score_generate_params) */
+    int32_t max_new_tokens;    /* >= 0; default 128 */
+    float temperature;         /* 0 = greedy; default 1 */
+    int32_t top_k;             /* 0 = off */
+    float top_p;               /* (0, 1]; 1 = off */
+    float min_p;               /* [0, 1]; 0 = off */
+    float repetition_penalty;  /* > 0; 1 = off */
+    /* Stop ids replacing the model's EOS ids when stop_ids != NULL
+     * (n_stop_ids may then be 0: no stop token at all). */
+    const int32_t *stop_ids;
+    size_t n_stop_ids;
+} score_generate_params;
+
+score_generate_params score_generate_params_default(void);
+
+/* Called after each generated token; return false to stop that sequence
+ * (it ends with SCORE_FINISH_ABORTED). */
+typedef bool (*score_token_fn)(size_t sequence, int32_t token, void *user_data);
+
+typedef struct score_generation score_generation;
+
+/* Continues n_prompts prompts (prompts[i] has prompt_lengths[i] >= 1 ids)
+ * together: one pass over the weights per step for all unfinished
+ * sequences; identical prompts are prefilled once. Each generated token
+ * comes with its log-probability under softmax(logits / temperature) of the
+ * model (before top-k/top-p/min-p and the repetition penalty), as RL needs.
+ * On success *out owns the results; free with score_generation_free.
+ * callback may be NULL. */
+score_status score_generate(score_session *session, const int32_t *const *prompts,
+                            const size_t *prompt_lengths, size_t n_prompts,
+                            const score_generate_params *params, score_token_fn callback,
+                            void *user_data, score_generation **out);
+
+/* Number of sequences in a result. */
+size_t score_generation_count(const score_generation *generation);
+
+/* Sequence i's tokens and log-probs (both of length *n_tokens, valid until
+ * the result is freed) and its SCORE_FINISH_* reason. Any out-pointer may be NULL. */
+score_status score_generation_get(const score_generation *generation, size_t i,
+                                  const int32_t **tokens, const float **logprobs,
+                                  size_t *n_tokens, int32_t *finish_reason);
+
+void score_generation_free(score_generation *generation);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */

@@ -62,6 +62,8 @@ public func score_sizeof(_ typeId: Int32) -> Int {
     switch Int(typeId) {
     case Int(SCORE_TYPE_MODEL_PARAMS): return MemoryLayout<score_model_params>.size
     case Int(SCORE_TYPE_MODEL_INFO): return MemoryLayout<score_model_info>.size
+    case Int(SCORE_TYPE_SESSION_PARAMS): return MemoryLayout<score_session_params>.size
+    case Int(SCORE_TYPE_GENERATE_PARAMS): return MemoryLayout<score_generate_params>.size
     default: return 0
     }
 }

@@ -197,11 +197,97 @@ static void test_model(void) {
     score_model_free(m);
 }
 
+static bool stop_at_once(size_t sequence, int32_t token, void *user_data) {
+    (void)sequence; (void)token;
+    (*(int *)user_data)++;
+    return false;
+}
+
+static void test_generation(void) {
+    score_model *m = NULL;
+    CHECK(score_model_load(model_path("llama-gqa"), NULL, &m) == SCORE_OK);
+    if (m == NULL) return;
+    score_session *s = NULL;
+    CHECK_ERR(score_session_new(NULL, NULL, &s), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
+    CHECK(score_session_new(m, NULL, &s) == SCORE_OK);
+
+    const int32_t a[] = {5, 9, 13}, b[] = {7, 8};
+    const int32_t *prompts[] = {a, b};
+    const size_t lengths[] = {3, 2};
+    score_generate_params gp = score_generate_params_default();
+    gp.temperature = 0;
+    gp.max_new_tokens = 12;
+    score_generation *g1 = NULL, *g2 = NULL;
+    CHECK(score_generate(s, prompts, lengths, 2, &gp, NULL, NULL, &g1) == SCORE_OK);
+    CHECK(score_generation_count(g1) == 2);
+    /* Greedy: the second prompt alone gives the same tokens as in the batch. */
+    CHECK(score_generate(s, prompts + 1, lengths + 1, 1, &gp, NULL, NULL, &g2) == SCORE_OK);
+    const int32_t *t1, *t2;
+    const float *lp1;
+    size_t n1 = 0, n2 = 0;
+    int32_t f1 = -1;
+    CHECK(score_generation_get(g1, 1, &t1, &lp1, &n1, &f1) == SCORE_OK);
+    CHECK(score_generation_get(g2, 0, &t2, NULL, &n2, NULL) == SCORE_OK);
+    CHECK(n1 == n2 && n1 > 0 && memcmp(t1, t2, n1 * sizeof *t1) == 0);
+    CHECK(f1 == SCORE_FINISH_LENGTH || f1 == SCORE_FINISH_STOP_TOKEN);
+    for (size_t i = 0; i < n1; i++) CHECK(lp1[i] <= 0);
+    CHECK_ERR(score_generation_get(g1, 2, &t1, NULL, &n1, NULL), SCORE_ERR_INVALID_ARGUMENT, "out of range");
+    CHECK(score_generation_count(NULL) == 0);
+    score_generation_free(g1);
+    score_generation_free(g2);
+    score_generation_free(NULL);
+
+    /* A callback that stops at the first token. */
+    int calls = 0;
+    gp.temperature = 1;
+    CHECK(score_generate(s, prompts, lengths, 2, &gp, stop_at_once, &calls, &g1) == SCORE_OK);
+    CHECK(calls == 2);
+    CHECK(score_generation_get(g1, 0, NULL, NULL, &n1, &f1) == SCORE_OK && n1 == 1 && f1 == SCORE_FINISH_ABORTED);
+    score_generation_free(g1);
+
+    /* max_new_tokens = 0 returns empty results. */
+    gp.max_new_tokens = 0;
+    CHECK(score_generate(s, prompts, lengths, 2, &gp, NULL, NULL, &g1) == SCORE_OK);
+    CHECK(score_generation_get(g1, 0, NULL, NULL, &n1, NULL) == SCORE_OK && n1 == 0);
+    score_generation_free(g1);
+
+    /* Bad input. */
+    score_generate_params bad = score_generate_params_default();
+    bad.temperature = -0.5f;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "temperature");
+    bad = score_generate_params_default();
+    bad.top_p = 0;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "top_p");
+    bad.top_p = 1.5f;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "top_p");
+    bad = score_generate_params_default();
+    bad.max_new_tokens = -1;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "max_new_tokens");
+    bad = score_generate_params_default();
+    bad.n_stop_ids = 3;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "stop_ids is NULL");
+    CHECK_ERR(score_generate(s, prompts, lengths, 0, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "n_prompts is 0");
+    CHECK_ERR(score_generate(s, NULL, lengths, 2, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "NULL");
+    const size_t empty[] = {3, 0};
+    CHECK_ERR(score_generate(s, prompts, empty, 2, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "empty");
+    const int32_t oov[] = {5, 4000};
+    const int32_t *oov_prompts[] = {oov};
+    const size_t two[] = {2};
+    CHECK_ERR(score_generate(s, oov_prompts, two, 1, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "vocabulary");
+    CHECK_ERR(score_generate(NULL, prompts, lengths, 2, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "session is NULL");
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, NULL, NULL, NULL, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
+
+    score_session_free(s);
+    score_session_free(NULL);
+    score_model_free(m);
+}
+
 int main(int argc, char **argv) {
     snprintf(models, sizeof models, "%s", argc > 1 ? argv[1] : "Tests/Fixtures/models");
     test_library();
     test_load_errors();
     test_model();
+    test_generation();
     if (failures) {
         fprintf(stderr, "test_capi: %d failure(s)\n", failures);
         return 1;
