@@ -11,10 +11,7 @@ enum LogprobsCommand {
     static func run(_ args: Arguments) throws {
         guard args.positional.count == 1 else { throw UsageError("logprobs takes exactly one model directory") }
         guard let text = args.options["ids"] else { throw UsageError("logprobs needs --ids (comma-separated token ids)") }
-        let ids: [Int32] = try text.split(separator: ",", omittingEmptySubsequences: false).map {
-            guard let v = Int32($0.trimmingSpaces) else { throw UsageError("--ids: '\($0)' is not an integer token id") }
-            return v
-        }
+        let ids = try parseIds(text)
         let model = try Model.load(directory: args.positional[0])
         let lp = try model.logProbs(tokens: ids)
         let total = lp.reduce(0, +)
@@ -27,6 +24,14 @@ enum LogprobsCommand {
             print(String(i + 1).leftPad(8) + "  " + String(ids[i + 1]).leftPad(5) + "  " + format(v))
         }
         print("sum " + format(total) + " over \(lp.count) tokens")
+    }
+
+    /// "1, 2,3" -> [1, 2, 3]; anything else is a usage error.
+    static func parseIds(_ text: String) throws -> [Int32] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let v = Int32($0.trimmingSpaces) else { throw UsageError("--ids: '\($0)' is not an integer token id") }
+            return v
+        }
     }
 
     static func format(_ v: Float) -> String {

@@ -12,6 +12,7 @@ usage: score-cli <command> [options]
 commands:
   info DIR                     describe a model directory
   logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing)
+  generate DIR --ids 1,2,3     continue a prompt (streams token ids)
   bench DIR [--tokens N]       time a prefill of N tokens (default 512)
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
   version                      print the library version
@@ -30,6 +31,7 @@ struct Command {
 let commands: [Command] = [
     Command(name: "info", help: InfoCommand.help, valueOptions: [], flagOptions: ["help", "json"], run: InfoCommand.run),
     Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
+    Command(name: "generate", help: GenerateCommand.help, valueOptions: GenerateCommand.valueOptions, flagOptions: ["help", "json"], run: GenerateCommand.run),
     Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
     Command(name: "version", help: "usage: score-cli version", valueOptions: [], flagOptions: ["help"], run: { _ in print(LibraryVersion.string) }),

@@ -35,6 +35,11 @@ expect_ok "\"dtype\": \"BF16\"" info "$models/qwen2-bf16" --json
 expect_ok "^sum -[0-9.]+ over 4 tokens" logprobs "$models/qwen2" --ids 1,5,9,20,3
 expect_ok "\"sum\": -" logprobs "$models/qwen2" --ids "1, 5, 9" --json
 
+expect_ok "^usage: score-cli generate" generate --help
+expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 5 --temperature 0 --json
+expect_ok "^sample 2: " generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 5 --samples 3 --seed 7
+expect_error 1 "top_p" generate "$models/qwen2" --ids 1,2 --top-p 0
+expect_error 2 "--temperature must be a number" generate "$models/qwen2" --ids 1,2 --temperature abc
 expect_error 2 "unknown command 'frobnicate'" frobnicate
 expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
 expect_error 2 "exactly one model directory" info

@@ -32,6 +32,8 @@ from ._lib import LibraryLoadError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Generation",
+    "Session",
     "LibraryLoadError",
     "Model",
     "ModelInfo",
@@ -441,6 +443,16 @@ class Model:
         finally:
             self._release()
 
+    # -- generation --------------------------------------------------------
+
+    def generate(self, prompt: TokenIds, *, seed: int = 0, **options: Any) -> "Generation":
+        """Continues one prompt (token ids); ``options`` as :meth:`Session.generate`.
+        For many prompts or repeated calls, use a :class:`Session`."""
+        from .generation import Session
+
+        with Session(self, seed=seed) as session:
+            return session.generate([prompt], **options)[0]
+
     def last_logits(self, ids: TokenIds) -> List[float]:
         """Logits of the next token after ``ids`` (vocab_size values)."""
         tokens = _as_int32_array(ids)
@@ -453,3 +465,5 @@ class Model:
             )
         finally:
             self._release()
+
+from .generation import Generation, Session  # noqa: E402  (needs the names above)

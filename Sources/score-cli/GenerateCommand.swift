@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SCoReRuntime
+
+enum GenerateCommand {
+    static let help = """
+    usage: score-cli generate DIR --ids 1,2,3 [options]
+
+    Continues a prompt of token ids, streaming each new token id to stdout.
+
+    options:
+      --max-new-tokens N      default 128
+      --temperature T         0 = greedy (default 1)
+      --top-k K  --top-p P  --min-p P  --repetition-penalty R
+      --seed S                default 0
+      --samples N             N samples of the prompt in one batch (default 1)
+      --json                  one JSON object per sample at the end instead of streaming
+    """
+
+    static let valueOptions: Set<String> = ["ids", "max-new-tokens", "temperature", "top-k", "top-p", "min-p",
+                                            "repetition-penalty", "seed", "samples", "threads"]
+
+    static func run(_ args: Arguments) throws {
+        guard args.positional.count == 1 else { throw UsageError("generate takes exactly one model directory") }
+        guard let text = args.options["ids"] else { throw UsageError("generate needs --ids (comma-separated token ids)") }
+        let ids = try LogprobsCommand.parseIds(text)
+        func float(_ name: String, _ def: Float) throws -> Float {
+            guard let t = args.options[name] else { return def }
+            guard let v = Float(t), v.isFinite else { throw UsageError("--\(name) must be a number, got '\(t)'") }
+            return v
+        }
+        let sampling = SamplingParams(
+            temperature: try float("temperature", 1), topK: try args.int("top-k", default: 0, range: 0...Int(Int32.max)),
+            topP: try float("top-p", 1), minP: try float("min-p", 0),
+            repetitionPenalty: try float("repetition-penalty", 1))
+        let seed = UInt64(try args.int("seed", default: 0, range: 0...Int.max))
+        let samples = try args.int("samples", default: 1, range: 1...4096)
+        let params = GenerationParams(maxNewTokens: try args.int("max-new-tokens", default: 128, range: 0...1 << 20), sampling: sampling)
+        try sampling.validate()
+        let model = try Model.load(directory: args.positional[0])
+        let session = Session(model: model, seed: seed)
+        let json = args.flags.contains("json")
+        let results = try session.generate(prompts: Array(repeating: ids, count: samples), params: params) { i, token in
+            if !json && i == 0 {
+                printOut("\(token) ")  // unbuffered: the user watches it stream
+            }
+            return true
+        }
+        if json {
+            for r in results {
+                print("{\"tokens\": \(r.tokens), \"logprobs\": \(r.logProbs), \"finish_reason\": \"\(r.finishReason)\"}")
+            }
+        } else {
+            printOut("\n")
+            for (i, r) in results.enumerated() where i > 0 {
+                printOut("sample \(i): " + r.tokens.map(String.init).joined(separator: " ") + "\n")
+            }
+            let fr = results.map { "\($0.finishReason)" }.joined(separator: ",")
+            printErr("[\(results.map(\.tokens.count).reduce(0, +)) tokens, finish: \(fr)]")
+        }
+    }
+}
+
+func printErr(_ line: String) {
+    let text = line + "\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+func printOut(_ text: String) {
+    _ = text.withCString { write(1, $0, strlen($0)) }
+}

@@ -1,0 +1,83 @@
+"""Generation through the Python binding: greedy against transformers'
+recorded outputs, batching, sampling, callbacks, bad input."""
+
+import json
+import pathlib
+
+import pytest
+
+import score
+
+MODELS = pathlib.Path(__file__).resolve().parents[3] / "Tests" / "Fixtures" / "models"
+
+
+def reference(name):
+    return json.loads((MODELS / name / "generation.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["llama-gqa", "qwen2", "qwen3", "mistral-swa"])
+def test_greedy_matches_transformers_batched(name):
+    ref = reference(name)
+    with score.Model.load(MODELS / name) as model, score.Session(model) as session:
+        out = session.generate(ref["prompts"], max_new_tokens=64, temperature=0)
+        assert [list(g.tokens) for g in out] == ref["outputs"]
+        for g in out:
+            assert g.finish_reason in ("length", "stop_token")
+            assert all(lp <= 0 for lp in g.logprobs)
+        single = model.generate(ref["prompts"][1], max_new_tokens=64, temperature=0)
+        assert list(single.tokens) == ref["outputs"][1]
+
+
+def test_sampling_seeded_and_streamed():
+    with score.Model.load(MODELS / "qwen2") as model:
+        seen = []
+        a = score.Session(model, seed=5).generate([[1, 2, 3]] * 2, max_new_tokens=10, top_k=20,
+                                                   on_token=lambda i, t: seen.append((i, t)) or True)
+        b = score.Session(model, seed=5).generate([[1, 2, 3]] * 2, max_new_tokens=10, top_k=20)
+        assert a == b
+        assert a[0].tokens != a[1].tokens  # k samples of one prompt differ
+        assert sorted(seen) == sorted((i, t) for i, g in enumerate(a) for t in g.tokens)
+
+
+def test_callback_stops_and_exceptions_propagate():
+    with score.Model.load(MODELS / "qwen2") as model:
+        g = model.generate([4, 5], max_new_tokens=10, on_token=lambda i, t: False)
+        assert len(g.tokens) == 1 and g.finish_reason == "aborted"
+
+        def boom(i, t):
+            raise KeyError("from callback")
+
+        with pytest.raises(KeyError):
+            model.generate([4, 5], max_new_tokens=10, on_token=boom)
+
+
+def test_stop_ids_and_zero_tokens():
+    with score.Model.load(MODELS / "llama-gqa") as model:
+        free = model.generate([9, 10, 11], max_new_tokens=8, temperature=0, stop_ids=[])
+        stop = free.tokens[3]
+        g = model.generate([9, 10, 11], max_new_tokens=8, temperature=0, stop_ids=[stop])
+        assert g.finish_reason == "stop_token" and g.tokens[-1] == stop
+        assert model.generate([9], max_new_tokens=0).tokens == ()
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"temperature": -1}, "temperature"),
+    ({"top_p": 0}, "top_p"),
+    ({"top_p": 1.2}, "top_p"),
+    ({"max_new_tokens": -3}, "max_new_tokens"),
+])
+def test_bad_options(options, fragment):
+    with score.Model.load(MODELS / "qwen2") as model:
+        with pytest.raises(score.ScoreError) as e:
+            model.generate([1, 2], **options)
+        assert e.value.status == 1 and fragment in str(e.value)
+
+
+def test_bad_prompts():
+    with score.Model.load(MODELS / "qwen2") as model, score.Session(model) as s:
+        with pytest.raises(score.ScoreError):
+            s.generate([])
+        with pytest.raises(score.ScoreError):
+            s.generate([[]])
+        with pytest.raises(score.ScoreError, match="vocabulary"):
+            s.generate([[1, 999]])
