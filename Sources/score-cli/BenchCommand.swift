@@ -54,6 +54,51 @@ enum BenchCommand {
         }
     }
 
+    static let decodeHelp = """
+    usage: score-cli bench-decode DIR [--prompt N] [--new N] [--batch B] [--repeat R] [--threads T] [--json]
+
+    Times greedy decoding of --new tokens (default 128) after a prompt of
+    --prompt random tokens (default 32) for B sequences at once (default 1),
+    best of R runs. Reports decode tokens/s (all sequences together, prefill
+    excluded) and the bytes of weights read per step.
+    """
+
+    static func runDecode(_ args: Arguments) throws {
+        guard args.positional.count == 1 else { throw UsageError("bench-decode takes exactly one model directory") }
+        let promptLength = try args.int("prompt", default: 32, range: 1...1 << 20)
+        let newTokens = try args.int("new", default: 128, range: 1...1 << 20)
+        let batch = try args.int("batch", default: 1, range: 1...4096)
+        let repeats = try args.int("repeat", default: 3, range: 1...1000)
+        let model = try Model.load(directory: args.positional[0])
+        let c = model.config
+        var rng = SplitMix(seed: 7)
+        let prompts = (0..<batch).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) } }
+        // No stop ids: every sequence runs the full length.
+        let params = GenerationParams(maxNewTokens: newTokens, sampling: .greedy, stopTokenIds: [])
+        var best = Double.infinity
+        var prefillBest = Double.infinity
+        for _ in 0..<(repeats + 1) {
+            let t0 = now()
+            var firstTokenAt = 0.0
+            _ = try Generator(model: model).generate(prompts: prompts, params: params) { i, _ in
+                if firstTokenAt == 0 { firstTokenAt = now() }
+                return true
+            }
+            let t1 = now()
+            best = min(best, t1 - firstTokenAt)
+            prefillBest = min(prefillBest, firstTokenAt - t0)
+        }
+        // The first token comes from the prefill; newTokens - 1 decode steps follow.
+        let steps = Double(newTokens - 1)
+        let tokensPerSecond = steps * Double(batch) / best
+        let weightBytes = Double(model.weights.ownedBytes + model.weights.mappedBytes)
+        if args.flags.contains("json") {
+            print("{\"bench\": \"decode\", \"batch\": \(batch), \"prompt\": \(promptLength), \"new\": \(newTokens), \"seconds\": \(best), \"tokens_per_second\": \(tokensPerSecond), \"prefill_seconds\": \(prefillBest), \"weight_bytes\": \(weightBytes), \"threads\": \(BLAS.threadCount)}")
+        } else {
+            print("decode batch \(batch): \(fmt(tokensPerSecond)) tokens/s (\(fmt(best / steps * 1000)) ms/step), prefill \(fmt(prefillBest * 1000)) ms, \(fmt(weightBytes / 1e6)) MB of weights per step  (\(BLAS.threadCount) threads)")
+        }
+    }
+
     static func runGemm(_ args: Arguments) throws {
         let n = try args.int("size", default: 1024, range: 16...8192)
         let repeats = try args.int("repeat", default: 10, range: 1...1000)

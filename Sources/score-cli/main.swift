@@ -14,6 +14,7 @@ commands:
   logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing)
   generate DIR --ids 1,2,3     continue a prompt (streams token ids)
   bench DIR [--tokens N]       time a prefill of N tokens (default 512)
+  bench-decode DIR [--batch B] decode tokens/s after a prompt, B sequences at once
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
   version                      print the library version
 
@@ -33,6 +34,7 @@ let commands: [Command] = [
     Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
     Command(name: "generate", help: GenerateCommand.help, valueOptions: GenerateCommand.valueOptions, flagOptions: ["help", "json"], run: GenerateCommand.run),
     Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
+    Command(name: "bench-decode", help: BenchCommand.decodeHelp, valueOptions: ["prompt", "new", "batch", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runDecode),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
     Command(name: "version", help: "usage: score-cli version", valueOptions: [], flagOptions: ["help"], run: { _ in print(LibraryVersion.string) }),
 ]
@@ -69,7 +71,7 @@ func printError(_ message: String) {
         }
         if let t = parsed.options["threads"] {
             guard let n = Int(t), n >= 0 else { throw UsageError("--threads must be a non-negative integer") }
-            BLAS.threadCount = n == 0 ? BLAS.coreCount : n
+            ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : n)
         }
         try command.run(parsed)
         return 0

@@ -52,3 +52,53 @@ import SCoReRuntime
 // libm in Double, named apart from VectorMath.exp.
 private func Foundation_exp(_ x: Double) -> Double { Glibc.exp(x) }
 private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
+
+@Suite struct SkinnyMatmulTests {
+    /// Pools live for the process; tests share one.
+    static let pool = ThreadPool(threads: 2)
+
+    /// Against OpenBLAS sgemm on awkward shapes: n not a multiple of 4,
+    /// k not a multiple of 16, strides larger than k, accumulate on and off.
+    @Test(arguments: [(1, 7, 5), (1, 64, 576), (3, 130, 33), (4, 9, 16), (5, 1000, 100), (16, 37, 64), (24, 203, 300)])
+    func matchesSgemm(m: Int, n: Int, k: Int) {
+        let ldx = k + 3, ldw = k + 1, ldo = n + 2
+        var seed: UInt64 = 99
+        func next() -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 1000
+        }
+        let x = (0..<(m * ldx)).map { _ in next() }
+        let w = (0..<(n * ldw)).map { _ in next() }
+        let start = (0..<(m * ldo)).map { _ in next() }
+        for accumulate in [false, true] {
+            var want = start, got = start
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
+                want.withUnsafeMutableBufferPointer { o in
+                    BLAS.matmulTransposedB(m: m, n: n, k: k, a: xp.baseAddress!, lda: ldx, b: wp.baseAddress!, ldb: ldw,
+                                           c: o.baseAddress!, ldc: ldo, beta: accumulate ? 1 : 0)
+                }
+                got.withUnsafeMutableBufferPointer { o in
+                    SkinnyMatmul.forward(m: m, n: n, k: k, x: xp.baseAddress!, ldx: ldx, w: wp.baseAddress!, ldw: ldw,
+                                         out: o.baseAddress!, ldo: ldo, accumulate: accumulate, pool: Self.pool)
+                }
+            } }
+            // Entries outside the m × n block (padding columns) stay untouched.
+            #expect(maxAbsDiff(want, got) < 1e-4 * Float(k).squareRoot(), "m \(m) n \(n) k \(k) accumulate \(accumulate)")
+        }
+    }
+
+    @Test func poolRunsEveryPartOnce() {
+        let pool = Self.pool
+        for parts in [1, 2, 3, 17, 1000] {
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: parts)
+            counts.initialize(repeating: 0, count: parts)
+            for _ in 0..<20 { pool.run(parts: parts) { counts[$0] += 1 } }
+            #expect((0..<parts).allSatisfy { counts[$0] == 20 })
+            counts.deallocate()
+        }
+        // A nested call runs inline instead of deadlocking.
+        var inner = 0
+        pool.run(parts: 1) { _ in pool.run(parts: 4) { _ in inner += 1 } }
+        #expect(inner == 4)
+    }
+}

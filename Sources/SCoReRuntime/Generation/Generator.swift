@@ -153,8 +153,13 @@ public struct Generator {
             (picked.pointer + j * H).update(from: hidden.pointer + r * H, count: H)
         }
         let out = FloatBuffer(count: rows.count * V, zeroed: false)
-        BLAS.matmulTransposedB(m: rows.count, n: V, k: H, a: picked.pointer, lda: H,
-                               b: model.weights.lmHead, ldb: H, c: out.pointer, ldc: V)
+        if rows.count <= SkinnyMatmul.maxRows {
+            SkinnyMatmul.forward(m: rows.count, n: V, k: H, x: picked.pointer, ldx: H, w: model.weights.lmHead,
+                                 out: out.pointer, ldo: V, accumulate: false)
+        } else {
+            BLAS.matmulTransposedB(m: rows.count, n: V, k: H, a: picked.pointer, lda: H,
+                                   b: model.weights.lmHead, ldb: H, c: out.pointer, ldc: V)
+        }
         return out
     }
 }

@@ -135,9 +135,14 @@ public final class Transformer: @unchecked Sendable {
         if accumulate, let b = w.bias {
             Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }
-        BLAS.matmulTransposedB(m: R, n: w.rows, k: w.cols, a: input, lda: w.cols,
-                               b: w.weight, ldb: w.cols, c: out, ldc: w.rows,
-                               beta: accumulate ? 1 : 0)
+        if R <= SkinnyMatmul.maxRows {
+            SkinnyMatmul.forward(m: R, n: w.rows, k: w.cols, x: input, ldx: w.cols, w: w.weight,
+                                 out: out, ldo: w.rows, accumulate: accumulate)
+        } else {
+            BLAS.matmulTransposedB(m: R, n: w.rows, k: w.cols, a: input, lda: w.cols,
+                                   b: w.weight, ldb: w.cols, c: out, ldc: w.rows,
+                                   beta: accumulate ? 1 : 0)
+        }
         if !accumulate, let b = w.bias {
             Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }

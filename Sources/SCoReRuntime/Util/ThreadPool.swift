@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// A fixed set of worker threads for our own kernels (OpenBLAS has its own).
+///
+/// `run(parts:)` hands out part indices through an atomic counter; the
+/// calling thread works too, so `threads` threads share the parts. Workers
+/// spin briefly after a job (decoding issues one job every few dozen
+/// microseconds) and then sleep on a condition variable, so an idle pool
+/// costs nothing. Jobs are not re-entrant: one `run` at a time per pool.
+public final class ThreadPool: @unchecked Sendable {
+    public let threads: Int
+
+    private var job: ((Int) -> Void)? = nil
+    private var parts = 0
+    private let generation = Atomic<Int>(0)
+    private let nextPart = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    /// Workers currently holding the job; changed only under `mutex`, so the
+    /// caller can be sure none still references it when `run` returns.
+    private let inside = Atomic<Int>(0)
+    private let running = Mutex<Bool>(false)
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var workers: [pthread_t] = []
+
+    /// The pool kernels use; resized by `ThreadPool.configure`.
+    nonisolated(unsafe) public private(set) static var shared = ThreadPool(threads: max(1, BLAS.threadCount))
+    private static let configureLock = Mutex<Void>(())
+
+    /// Sets the number of threads of the shared pool (and of OpenBLAS).
+    public static func configure(threads: Int) {
+        let n = max(1, threads)
+        BLAS.threadCount = n
+        configureLock.withLock { _ in
+            if shared.threads != n { shared = ThreadPool(threads: n) }
+        }
+    }
+
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&wake, nil)
+        for _ in 1..<self.threads {
+            var thread = pthread_t()
+            let context = Unmanaged.passUnretained(self).toOpaque()
+            pthread_create(&thread, nil, { arg in
+                Unmanaged<ThreadPool>.fromOpaque(arg!).takeUnretainedValue().workerLoop()
+                return nil
+            }, context)
+            pthread_detach(thread)
+            workers.append(thread)
+        }
+    }
+
+    // Pools live for the process (the shared one is replaced, not freed, on
+    // reconfiguration: a worker may still be spinning on the old one).
+
+    /// Calls body(0 ..< parts), spread over the pool's threads; returns when all are done.
+    public func run(parts: Int, _ body: (Int) -> Void) {
+        if parts <= 0 { return }
+        if threads == 1 || parts == 1 {
+            for p in 0..<parts { body(p) }
+            return
+        }
+        let busy = running.withLock { r -> Bool in
+            if r { return true }
+            r = true
+            return false
+        }
+        if busy {  // a nested or concurrent call: do it inline
+            for p in 0..<parts { body(p) }
+            return
+        }
+        withoutActuallyEscaping(body) { escaping in
+            pthread_mutex_lock(&mutex)
+            job = escaping
+            self.parts = parts
+            nextPart.store(0, ordering: .relaxed)
+            finished.store(0, ordering: .relaxed)
+            generation.add(1, ordering: .releasing)
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            work()
+            while finished.load(ordering: .acquiring) < parts { spinPause() }
+            pthread_mutex_lock(&mutex)
+            while inside.load(ordering: .acquiring) > 0 {
+                pthread_mutex_unlock(&mutex)
+                spinPause()
+                pthread_mutex_lock(&mutex)
+            }
+            job = nil
+            pthread_mutex_unlock(&mutex)
+        }
+        running.withLock { $0 = false }
+    }
+
+    private func work() {
+        guard let job else { return }
+        while true {
+            let p = nextPart.add(1, ordering: .relaxed).oldValue
+            if p >= parts { return }
+            job(p)
+            finished.add(1, ordering: .releasing)
+        }
+    }
+
+    private func workerLoop() {
+        var seen = generation.load(ordering: .acquiring)
+        while true {
+            // Spin a little: the next job usually follows within microseconds.
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen && spins < 20_000 {
+                spinPause()
+                spins += 1
+            }
+            pthread_mutex_lock(&mutex)
+            while generation.load(ordering: .acquiring) == seen {
+                pthread_cond_wait(&wake, &mutex)
+            }
+            seen = generation.load(ordering: .acquiring)
+            let hasJob = job != nil
+            if hasJob { inside.add(1, ordering: .relaxed) }
+            pthread_mutex_unlock(&mutex)
+            if hasJob {
+                work()
+                inside.subtract(1, ordering: .releasing)
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func spinPause() {
+    // No portable pause intrinsic in Swift; a yield keeps a 2-core machine
+    // responsive when more threads than cores are runnable.
+    sched_yield()
+}
