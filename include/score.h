@@ -219,6 +219,47 @@ score_status score_model_last_logits(const score_model *model, const int32_t *to
 
 /* (section: tokenizer) */
 
+/* Chat templates. Renders a conversation exactly as transformers'
+ * tokenizer.apply_chat_template(messages, tokenize=False,
+ * add_generation_prompt=...) does: the Jinja text of tokenizer_config.json's
+ * "chat_template", with bos_token/eos_token and the other special tokens.
+ *
+ * roles[i] and contents[i] (i < n_messages, n_messages >= 1) are the
+ * messages, NUL-terminated UTF-8. extra_json (may be NULL) is a JSON object
+ * of further template variables, e.g. {"date_string": "26 Jul 2024",
+ * "tools": [...]}. The text goes to buf[0..cap) with a terminating NUL;
+ * *needed receives its length in bytes plus 1 for the NUL. (NULL, 0) is a
+ * size query.
+ *
+ * Errors: SCORE_ERR_FORMAT for a template that does not parse,
+ * SCORE_ERR_UNSUPPORTED for Jinja outside the supported subset,
+ * SCORE_ERR_INVALID_ARGUMENT when rendering fails, in particular when the
+ * template raises (score_last_error() then ends with
+ * "chat template error: <the template's message>", e.g. "Conversation roles
+ * must alternate user/assistant/user/assistant/..."). Rendering is bounded
+ * (steps, output size, nesting), so a hostile template cannot hang.
+ *
+ * Thread safety: both functions use no shared state; call them from any
+ * thread. */
+
+/* template_source NULL renders ChatML, the fallback for models without a
+ * template: "<|im_start|>{role}\n{content}<|im_end|>\n" per message, then
+ * "<|im_start|>assistant\n" if add_generation_prompt. bos_token and
+ * eos_token may be NULL (undefined in the template). */
+score_status score_chat_render(const char *template_source, const char *bos_token,
+                               const char *eos_token, const char *const *roles,
+                               const char *const *contents, size_t n_messages,
+                               bool add_generation_prompt, const char *extra_json,
+                               char *buf, size_t cap, size_t *needed);
+
+/* Reads model_dir/tokenizer_config.json (chat_template and special tokens),
+ * with model_dir/chat_template.jinja taking precedence when present, as in
+ * transformers. A config without chat_template renders ChatML (above). */
+score_status score_chat_render_dir(const char *model_dir, const char *const *roles,
+                                   const char *const *contents, size_t n_messages,
+                                   bool add_generation_prompt, const char *extra_json,
+                                   char *buf, size_t cap, size_t *needed);
+
 /* ------------------------------------------------------------------------ */
 /* Generation and the revise loop                                            */
 /* ------------------------------------------------------------------------ */

@@ -16,6 +16,7 @@ commands:
   bench DIR [--tokens N]       time a prefill of N tokens (default 512)
   bench-decode DIR [--batch B] decode tokens/s after a prompt, B sequences at once
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
+  chat-template DIR --messages FILE  render a conversation with the model's chat template
   version                      print the library version
 
 Run `score-cli <command> --help` for a command's options.
@@ -36,6 +37,7 @@ let commands: [Command] = [
     Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
     Command(name: "bench-decode", help: BenchCommand.decodeHelp, valueOptions: ["prompt", "new", "batch", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runDecode),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
+    Command(name: "chat-template", help: ChatTemplateCommand.help, valueOptions: ChatTemplateCommand.valueOptions, flagOptions: ChatTemplateCommand.flagOptions, run: ChatTemplateCommand.run),
     Command(name: "version", help: "usage: score-cli version", valueOptions: [], flagOptions: ["help"], run: { _ in print(LibraryVersion.string) }),
 ]
 

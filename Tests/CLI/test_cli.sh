@@ -50,5 +50,20 @@ expect_error 1 "outside the vocabulary" logprobs "$models/qwen2" --ids 1,500
 mkdir "$tmp/broken" && echo '{"architectures": ["BertModel"]}' >"$tmp/broken/config.json"
 expect_error 1 "BertModel" info "$tmp/broken"
 
+# chat-template: renders like transformers; template errors are one line
+chat=$(dirname "$models")/chat
+echo '[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}]' >"$tmp/msgs.json"
+echo '[{"role": "user", "content": "A"}, {"role": "user", "content": "B"}]' >"$tmp/bad_msgs.json"
+expect_ok "^usage: score-cli chat-template" chat-template --help
+expect_ok "^<\|im_start\|>assistant$" chat-template "$chat/qwen2.5-instruct" --messages "$tmp/msgs.json"
+expect_ok "Bye<\|im_end\|>$" chat-template "$chat/qwen2.5-instruct" --messages "$tmp/msgs.json" --no-generation-prompt
+expect_ok "^<s>\[INST\] Hi \[/INST\]Hello</s> \[INST\] Bye \[/INST\]$" chat-template "$chat/mistral-7b-instruct-v0.1" --messages "$tmp/msgs.json"
+echo '{"date_string": "01 Jan 2025"}' >"$tmp/extra.json"
+expect_ok "^Today Date: 01 Jan 2025$" chat-template "$chat/llama-3.2-instruct" --messages "$tmp/msgs.json" --extra "$tmp/extra.json"
+expect_error 2 "needs --messages" chat-template "$chat/qwen2.5-instruct"
+expect_error 1 "roles must alternate" chat-template "$chat/gemma-2-it" --messages "$tmp/bad_msgs.json"
+mkdir "$tmp/badtpl" && echo '{"chat_template": "{% for m in messages %}"}' >"$tmp/badtpl/tokenizer_config.json"
+expect_error 1 "Unexpected end of template" chat-template "$tmp/badtpl" --messages "$tmp/msgs.json"
+
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"

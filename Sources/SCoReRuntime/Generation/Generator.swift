@@ -39,10 +39,27 @@ public struct Generation: Sendable, Equatable {
     public var finishReason: FinishReason = .length
 }
 
+/// A sequence under generation: every token so far (prompt, generated,
+/// appended) and the KV cache of the ones already run through the model.
+/// The last generated token is not fed until the sequence is continued, so
+/// a conversation grows turn by turn without ever re-running (or
+/// re-tokenizing) what came before.
+public final class SequenceState: @unchecked Sendable {
+    public internal(set) var tokens: [Int32] = []
+    let cache: KVCache
+
+    public init(model: Model) {
+        cache = KVCache(config: model.config, capacity: 16)
+    }
+
+    /// Tokens not yet in the cache.
+    var pending: ArraySlice<Int32> { tokens[cache.count...] }
+}
+
 /// Decodes many sequences together: each step runs one forward pass over the
 /// weights for all unfinished sequences; finished ones leave the batch.
-/// Identical prompts (k samples of one problem) are prefilled once and their
-/// KV cache copied.
+/// Sequences with identical histories (k samples of one problem) are
+/// prefilled once and their KV cache copied.
 public struct Generator {
     public let model: Model
 
@@ -52,82 +69,96 @@ public struct Generator {
     /// returning false stops that sequence with `.aborted`.
     public typealias TokenCallback = (Int, Int32) -> Bool
 
+    /// Continuations of fresh prompts.
     public func generate(prompts: [[Int32]], params: GenerationParams,
+                         onToken: TokenCallback? = nil) throws -> [Generation] {
+        let states = prompts.map { _ in SequenceState(model: model) }
+        return try generate(states: states, appending: prompts, params: params, onToken: onToken)
+    }
+
+    /// Appends `appending[i]` to sequence i and generates its continuation.
+    /// States keep everything for the next call.
+    public func generate(states: [SequenceState], appending: [[Int32]], params: GenerationParams,
                          onToken: TokenCallback? = nil) throws -> [Generation] {
         try params.sampling.validate()
         guard params.maxNewTokens >= 0 else { throw ScoreError.invalidArgument("max_new_tokens \(params.maxNewTokens) is negative") }
-        for (i, p) in prompts.enumerated() {
-            do { try model.validate(tokens: p) } catch let e as ScoreError {
+        guard states.count == appending.count else {
+            throw ScoreError.invalidArgument("\(states.count) sequences but \(appending.count) token lists to append")
+        }
+        guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
+            throw ScoreError.invalidArgument("a sequence appears twice in one call")
+        }
+        for (i, (state, extra)) in zip(states, appending).enumerated() {
+            let all = state.tokens + extra
+            do { try model.validate(tokens: all) } catch let e as ScoreError {
                 throw ScoreError.invalidArgument("prompt \(i): \(e.message)")
             }
+            guard all.count > state.cache.count else {
+                throw ScoreError.invalidArgument("sequence \(i): nothing to continue from (no new tokens)")
+            }
         }
-        var results = [Generation](repeating: Generation(), count: prompts.count)
-        if prompts.isEmpty || params.maxNewTokens == 0 { return results }
+        var results = [Generation](repeating: Generation(), count: states.count)
+        if states.isEmpty || params.maxNewTokens == 0 { return results }
+        for (state, extra) in zip(states, appending) { state.tokens += extra }
         let stopIds = Set(params.stopTokenIds ?? model.config.eosTokenIds.map { Int32($0) })
         let V = model.config.vocabSize
+        let context = model.contextLength
 
-        // Prefill each distinct prompt once, in one batched pass.
-        var firstOf: [[Int32]: Int] = [:]
-        var unique: [Int] = []
-        for (i, p) in prompts.enumerated() where firstOf[p] == nil {
-            firstOf[p] = unique.count
-            unique.append(i)
+        // Identical histories (tokens and cached length) share one prefill.
+        var leaderOf: [[Int32]: Int] = [:]
+        var leaders: [Int] = []
+        var rowOf: [Int] = []
+        for (i, s) in states.enumerated() {
+            let key = s.tokens + [Int32(-1 - s.cache.count)]
+            if let l = leaderOf[key] {
+                rowOf.append(l)
+            } else {
+                leaderOf[key] = leaders.count
+                rowOf.append(leaders.count)
+                leaders.append(i)
+            }
         }
-        let capacity = { (i: Int) in min(self.model.contextLength, prompts[i].count + params.maxNewTokens) }
-        let prefillCaches = unique.map { KVCache(config: model.config, capacity: capacity($0)) }
-        let prefillTokens = unique.flatMap { prompts[$0] }
+        for s in states { s.cache.reserve(min(context, s.tokens.count + params.maxNewTokens)) }
+        let pendingCounts = leaders.map { states[$0].pending.count }
+        let prefillTokens = leaders.flatMap { Array(states[$0].pending) }
         let hidden = try prefillTokens.withUnsafeBufferPointer {
-            try model.transformer.forward(tokens: $0, segments: zip(unique, prefillCaches).map {
-                Transformer.Segment(cache: $1, count: prompts[$0].count)
+            try model.transformer.forward(tokens: $0, segments: zip(leaders, pendingCounts).map {
+                Transformer.Segment(cache: states[$0].cache, count: $1)
             })
         }
         var lastRows: [Int] = []
         var row = 0
-        for i in unique {
-            row += prompts[i].count
+        for n in pendingCounts {
+            row += n
             lastRows.append(row - 1)
         }
         var logits = lmHead(hidden: hidden, rows: lastRows)
-
-        // Every sequence gets its own cache: the prefill's, or a copy of it.
-        var caches: [KVCache] = []
-        var rowOf: [Int] = []
-        var used = Set<Int>()
-        for (i, p) in prompts.enumerated() {
-            let u = firstOf[p]!
-            rowOf.append(u)
-            if used.insert(u).inserted {
-                caches.append(prefillCaches[u])
-            } else {
-                let copy = KVCache(config: model.config, capacity: capacity(i))
-                try copy.copyPrefix(from: prefillCaches[u])
-                caches.append(copy)
-            }
+        for (i, s) in states.enumerated() where leaders[rowOf[i]] != i {
+            try s.cache.copyPrefix(from: states[leaders[rowOf[i]]].cache)
         }
 
-        var rngs = (0..<prompts.count).map { RandomStream(seed: params.sampling.seed, stream: params.firstStream + UInt64($0)) }
-        var histories = prompts
-        var active = Array(prompts.indices)
+        var rngs = (0..<states.count).map { RandomStream(seed: params.sampling.seed, stream: params.firstStream + UInt64($0)) }
+        var active = Array(states.indices)
         let scratch = FloatBuffer(count: V, zeroed: false)
         while !active.isEmpty {
             var stillActive: [Int] = []
             for (j, i) in active.enumerated() {
                 // A copy per sequence: sampling clobbers its logits, and
-                // duplicates of a prompt share one row after the prefill.
+                // sequences that shared a prefill share one row.
                 scratch.pointer.update(from: logits.pointer + rowOf[j] * V, count: V)
-                let s = histories[i].withUnsafeBufferPointer {
+                let sampled = states[i].tokens.withUnsafeBufferPointer {
                     Sampler.sample(logits: scratch.pointer, vocab: V, params: params.sampling, history: $0, rng: &rngs[i])
                 }
-                results[i].tokens.append(s.token)
-                results[i].logProbs.append(s.logProb)
-                histories[i].append(s.token)
-                if let onToken, !onToken(i, s.token) {
+                results[i].tokens.append(sampled.token)
+                results[i].logProbs.append(sampled.logProb)
+                states[i].tokens.append(sampled.token)
+                if let onToken, !onToken(i, sampled.token) {
                     results[i].finishReason = .aborted
-                } else if stopIds.contains(s.token) {
+                } else if stopIds.contains(sampled.token) {
                     results[i].finishReason = .stopToken
                 } else if results[i].tokens.count >= params.maxNewTokens {
                     results[i].finishReason = .length
-                } else if caches[i].count + 1 > min(caches[i].capacity, model.contextLength) {
+                } else if states[i].cache.count + 1 > context {
                     results[i].finishReason = .contextFull
                 } else {
                     stillActive.append(i)
@@ -135,9 +166,10 @@ public struct Generator {
             }
             active = stillActive
             if active.isEmpty { break }
-            let step = active.map { histories[$0].last! }
+            let step = active.map { states[$0].tokens.last! }
+            for i in active { states[i].cache.reserve(states[i].cache.count + 1) }
             let h = try step.withUnsafeBufferPointer {
-                try model.transformer.forward(tokens: $0, segments: active.map { Transformer.Segment(cache: caches[$0], count: 1) })
+                try model.transformer.forward(tokens: $0, segments: active.map { Transformer.Segment(cache: states[$0].cache, count: 1) })
             }
             logits = lmHead(hidden: h, rows: Array(0..<active.count))
             rowOf = Array(0..<active.count)

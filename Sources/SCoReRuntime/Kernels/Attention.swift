@@ -70,3 +70,41 @@ public enum Attention {
         }
     }
 }
+
+extension Attention {
+    /// One query (the newest position of a sequence) for one head: the
+    /// decoding case, where a GEMM call per head costs more than the maths.
+    /// q: [D] of head h; k, v: the cache [L × G·D]; out: [D].
+    public static func singleQuery(
+        out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+        k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        position: Int, head h: Int, heads: Int, kvHeads: Int, headDim D: Int,
+        slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let kvStride = kvHeads * D
+        let g = h / (heads / kvHeads)
+        let begin = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
+        let count = position + 1 - begin
+        SkinnyMatmul.rows(0, count, m: 1, k: D, x: q, ldx: D,
+                          w: k + begin * kvStride + g * D, ldw: kvStride,
+                          out: scratch, ldo: count, accumulate: false)
+        let scale = 1 / sqrtf(Float(D))
+        for j in 0..<count { scratch[j] *= scale }
+        Softmax.inPlace(scratch, count: count)
+        out.initialize(repeating: 0, count: D)
+        let vh = v + begin * kvStride + g * D
+        for j in 0..<count {
+            let p = scratch[j]
+            let row = vh + j * kvStride
+            var d = 0
+            while d + 16 <= D {
+                VectorMath.store(VectorMath.load(out + d).addingProduct(VectorMath.V(repeating: p), VectorMath.load(row + d)), out + d)
+                d += 16
+            }
+            while d < D {
+                out[d] += p * row[d]
+                d += 1
+            }
+        }
+    }
+}

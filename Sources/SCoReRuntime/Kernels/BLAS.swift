@@ -29,6 +29,20 @@ public enum BLAS {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C.
+    /// This is the weight gradient `dYᵀ · X` of a projection (rows summed over).
+    @inline(__always)
+    public static func matmulTransposedA(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// Threads OpenBLAS uses for every product (process-wide).
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

@@ -2,17 +2,33 @@
 /// keys[l], values[l]: [capacity × kvHeads·headDim]. Positions 0 ..< count are valid.
 /// One cache belongs to one sequence and one thread at a time.
 public final class KVCache: @unchecked Sendable {
-    public let capacity: Int
+    public private(set) var capacity: Int
     public let rowSize: Int
     public internal(set) var count = 0
-    let keys: [FloatBuffer]
-    let values: [FloatBuffer]
+    private(set) var keys: [FloatBuffer]
+    private(set) var values: [FloatBuffer]
 
     public init(config: ModelConfig, capacity: Int) {
         self.capacity = capacity
         rowSize = config.kvDim
         keys = (0..<config.layerCount).map { _ in FloatBuffer(count: capacity * config.kvDim, zeroed: false) }
         values = (0..<config.layerCount).map { _ in FloatBuffer(count: capacity * config.kvDim, zeroed: false) }
+    }
+
+    /// Grows the cache to hold at least `needed` positions, keeping its
+    /// contents. Rollouts grow turn by turn instead of reserving the whole
+    /// context for every sample.
+    public func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let newCapacity = max(needed, capacity + capacity / 2)
+        func grow(_ old: FloatBuffer) -> FloatBuffer {
+            let b = FloatBuffer(count: newCapacity * rowSize, zeroed: false)
+            b.pointer.update(from: old.pointer, count: count * rowSize)
+            return b
+        }
+        keys = keys.map(grow)
+        values = values.map(grow)
+        capacity = newCapacity
     }
 
     /// Forgets positions from `length` on (e.g. to re-run a suffix).
@@ -30,9 +46,7 @@ extension KVCache {
         guard other.rowSize == rowSize, other.keys.count == keys.count else {
             throw ScoreError.invalidArgument("KV caches of different models")
         }
-        guard other.count <= capacity else {
-            throw ScoreError.invalidArgument("\(other.count) cached positions exceed the capacity of \(capacity)")
-        }
+        reserve(other.count)
         for l in 0..<keys.count {
             keys[l].pointer.update(from: other.keys[l].pointer, count: other.count * rowSize)
             values[l].pointer.update(from: other.values[l].pointer, count: other.count * rowSize)

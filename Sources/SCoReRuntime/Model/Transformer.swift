@@ -71,7 +71,9 @@ public final class Transformer: @unchecked Sendable {
         let attn = FloatBuffer(count: R * Q, zeroed: false)
         let gate = FloatBuffer(count: R * I, zeroed: false)
         let up = FloatBuffer(count: R * I, zeroed: false)
-        let scores = FloatBuffer(count: maxKeys, zeroed: false)
+        // Decoding (one row per sequence) gives every (sequence, head) its own scores row.
+        let decoding = segments.allSatisfy { $0.count == 1 }
+        let scores = FloatBuffer(count: decoding ? maxKeys * segments.count * c.headCount : maxKeys, zeroed: false)
         let cosTable = FloatBuffer(count: R * D / 2, zeroed: false)
         let sinTable = FloatBuffer(count: R * D / 2, zeroed: false)
         var row = 0
@@ -105,12 +107,30 @@ public final class Transformer: @unchecked Sendable {
                 let start = s.cache.count
                 (s.cache.keys[l].pointer + start * K).update(from: k.pointer + row * K, count: s.count * K)
                 (s.cache.values[l].pointer + start * K).update(from: v.pointer + row * K, count: s.count * K)
-                Attention.forward(out: attn.pointer + row * Q, q: q.pointer + row * Q,
-                                  k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
-                                  queries: s.count, start: start,
-                                  heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
-                                  slidingWindow: c.slidingWindow, scratch: scores.pointer)
                 row += s.count
+            }
+            if decoding {
+                // One query per sequence: (sequence, head) pairs in parallel.
+                let heads = c.headCount
+                ThreadPool.shared.run(parts: segments.count * heads) { part in
+                    let (i, head) = part.quotientAndRemainder(dividingBy: heads)
+                    let s = segments[i]
+                    Attention.singleQuery(out: attn.pointer + i * Q + head * D, q: q.pointer + i * Q + head * D,
+                                          k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
+                                          position: s.cache.count, head: head, heads: heads,
+                                          kvHeads: c.kvHeadCount, headDim: D, slidingWindow: c.slidingWindow,
+                                          scratch: scores.pointer + part * maxKeys)
+                }
+            } else {
+                row = 0
+                for s in segments {
+                    Attention.forward(out: attn.pointer + row * Q, q: q.pointer + row * Q,
+                                      k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
+                                      queries: s.count, start: s.cache.count,
+                                      heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
+                                      slidingWindow: c.slidingWindow, scratch: scores.pointer)
+                    row += s.count
+                }
             }
             project(attn.pointer, R, w.o, into: x.pointer, accumulate: true)
 

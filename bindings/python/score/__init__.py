@@ -467,3 +467,4 @@ class Model:
             self._release()
 
 from .generation import Generation, Session  # noqa: E402  (needs the names above)
+from .chat import render_chat  # noqa: E402  (needs the names above)
