@@ -78,8 +78,13 @@ public struct Generator {
 
     /// Appends `appending[i]` to sequence i and generates its continuation.
     /// States keep everything for the next call.
+    /// `streams[i]` overrides sequence i's random stream (default
+    /// params.firstStream + i).
     public func generate(states: [SequenceState], appending: [[Int32]], params: GenerationParams,
-                         onToken: TokenCallback? = nil) throws -> [Generation] {
+                         streams: [UInt64]? = nil, onToken: TokenCallback? = nil) throws -> [Generation] {
+        if let streams, streams.count != states.count {
+            throw ScoreError.invalidArgument("\(streams.count) random streams for \(states.count) sequences")
+        }
         try params.sampling.validate()
         guard params.maxNewTokens >= 0 else { throw ScoreError.invalidArgument("max_new_tokens \(params.maxNewTokens) is negative") }
         guard states.count == appending.count else {
@@ -137,7 +142,9 @@ public struct Generator {
             try s.cache.copyPrefix(from: states[leaders[rowOf[i]]].cache)
         }
 
-        var rngs = (0..<states.count).map { RandomStream(seed: params.sampling.seed, stream: params.firstStream + UInt64($0)) }
+        var rngs = (0..<states.count).map {
+            RandomStream(seed: params.sampling.seed, stream: streams?[$0] ?? params.firstStream + UInt64($0))
+        }
         var active = Array(states.indices)
         let scratch = FloatBuffer(count: V, zeroed: false)
         while !active.isEmpty {
