@@ -135,8 +135,10 @@ enum {
     SCORE_TYPE_MODEL_PARAMS = 0,
     SCORE_TYPE_MODEL_INFO = 1,
     SCORE_TYPE_SESSION_PARAMS = 2,
-    SCORE_TYPE_GENERATE_PARAMS = 3
+    SCORE_TYPE_GENERATE_PARAMS = 3,
     /* tokenizer ids from 10, training ids from 20 */
+    SCORE_TYPE_TRAINER_PARAMS = 20,
+    SCORE_TYPE_TRAIN_STATS = 21
 };
 /* 0 for an unknown id. */
 size_t score_sizeof(int32_t type_id);
@@ -218,6 +220,95 @@ score_status score_model_last_logits(const score_model *model, const int32_t *to
 /* ------------------------------------------------------------------------ */
 
 /* (section: tokenizer) */
+
+/* Tokenizers: Hugging Face tokenizer.json (BPE: GPT-2, Llama-3, Qwen2,
+ * SmolLM2, Llama-2/Mistral), ids and text exactly as the `tokenizers`
+ * library produces them. A score_tokenizer is immutable: any number of
+ * threads may use one at the same time (the streaming detokenizer excepted,
+ * see below). Text is UTF-8 with an explicit length; invalid UTF-8 is
+ * SCORE_ERR_INVALID_ARGUMENT. */
+typedef struct score_tokenizer score_tokenizer;
+
+/* Loads path/tokenizer.json and, when present, path/tokenizer_config.json
+ * (bos_token, eos_token); path may also name a tokenizer.json file. A
+ * configuration we do not implement (another model type, an unknown
+ * pre-tokenizer pattern, NFKC, ...) is SCORE_ERR_UNSUPPORTED naming it. On
+ * success *out owns the tokenizer; release it with score_tokenizer_free. */
+score_status score_tokenizer_load(const char *path, score_tokenizer **out);
+
+/* Frees a tokenizer from score_tokenizer_load. NULL is a no-op. Never pass
+ * the tokenizer borrowed from score_model_tokenizer. */
+void score_tokenizer_free(score_tokenizer *tokenizer);
+
+/* The tokenizer of a model directory that has tokenizer.json, or NULL in
+ * *out when it has none. Borrowed: valid while the model lives; do not free. */
+score_status score_model_tokenizer(const score_model *model, const score_tokenizer **out);
+
+/* Flags of score_tokenize. */
+enum {
+    /* Add the post-processor's special tokens (e.g. BOS). */
+    SCORE_TOKENIZE_ADD_SPECIAL = 1,
+    /* Read special-token text in the input ("<|im_end|>") as that special
+     * token. Leave it off for untrusted text: it is then plain text. */
+    SCORE_TOKENIZE_PARSE_SPECIAL = 2
+};
+
+/* Token ids of text[0..text_len) into ids[0..cap); *needed receives their
+ * count. flags: SCORE_TOKENIZE_* ORed. text may be NULL when text_len is 0. */
+score_status score_tokenize(const score_tokenizer *tokenizer, const char *text, size_t text_len,
+                            uint32_t flags, int32_t *ids, size_t cap, size_t *needed);
+
+/* The text of ids[0..n_ids) into buf[0..cap) with a terminating NUL; *needed
+ * receives its length in bytes plus 1. skip_special drops special tokens.
+ * An id that is not a token is SCORE_ERR_INVALID_ARGUMENT. */
+score_status score_detokenize(const score_tokenizer *tokenizer, const int32_t *ids, size_t n_ids,
+                              bool skip_special, char *buf, size_t cap, size_t *needed);
+
+/* One past the largest token id (model vocabulary and added tokens). */
+score_status score_tokenizer_vocab_size(const score_tokenizer *tokenizer, int32_t *out);
+
+/* The vocabulary string of a token as stored ("Ġthe", "▁the", "<s>") into
+ * buf with a terminating NUL; *needed receives its length plus 1. */
+score_status score_tokenizer_token_text(const score_tokenizer *tokenizer, int32_t id, char *buf,
+                                        size_t cap, size_t *needed);
+
+/* The id of a vocabulary string (NUL-terminated), or -1 in *out if absent. */
+score_status score_tokenizer_token_id(const score_tokenizer *tokenizer, const char *token,
+                                      int32_t *out);
+
+/* BOS id from tokenizer_config.json's bos_token, or -1 in *out. */
+score_status score_tokenizer_bos_id(const score_tokenizer *tokenizer, int32_t *out);
+
+/* EOS ids (tokenizer_config.json's eos_token) into ids[0..cap); *needed
+ * receives the count (0 when there is none). */
+score_status score_tokenizer_eos_ids(const score_tokenizer *tokenizer, int32_t *ids, size_t cap,
+                                     size_t *needed);
+
+/* Whether id is a special (added) token; false for unknown ids. */
+score_status score_tokenizer_is_special(const score_tokenizer *tokenizer, int32_t id, bool *out);
+
+/* Streaming detokenization: push generated tokens one at a time and get the
+ * text each completes. The pieces concatenated (with the final flush) equal
+ * score_detokenize of all the ids, and no piece ends inside a UTF-8
+ * character. One thread at a time per detokenizer; the tokenizer must
+ * outlive it. */
+typedef struct score_detokenizer score_detokenizer;
+
+score_status score_detokenizer_new(const score_tokenizer *tokenizer, bool skip_special,
+                                   score_detokenizer **out);
+
+/* Adds one token. *text receives the new text (not NUL-terminated, often
+ * empty) and *text_len its length; the pointer stays valid until the next
+ * call on this detokenizer. */
+score_status score_detokenizer_push(score_detokenizer *detokenizer, int32_t id,
+                                    const char **text, size_t *text_len);
+
+/* After the last token: the text still held back (an incomplete character
+ * at the very end comes out as U+FFFD, as score_detokenize renders it). */
+score_status score_detokenizer_flush(score_detokenizer *detokenizer, const char **text,
+                                     size_t *text_len);
+
+void score_detokenizer_free(score_detokenizer *detokenizer);
 
 /* Chat templates. Renders a conversation exactly as transformers'
  * tokenizer.apply_chat_template(messages, tokenize=False,
@@ -342,6 +433,109 @@ void score_generation_free(score_generation *generation);
 /* ------------------------------------------------------------------------ */
 
 /* (section: training) */
+
+/* Training: full fine-tuning or LoRA with AdamW, on batches of token
+ * sequences with loss masks and per-token weights. The same step serves SFT
+ * (weights 1) and policy-gradient RL (weights = advantages); an optional KL
+ * term to the reference policy (the model the trainer was created from; with
+ * LoRA: adapters off) is added with coefficient kl_coefficient.
+ * A score_trainer is used by one thread at a time. It keeps a reference to
+ * its model; the model must stay loaded while the trainer exists. */
+typedef struct score_trainer score_trainer;
+
+enum { SCORE_PARAMS_FULL = 0, SCORE_PARAMS_LORA = 1 };
+enum { SCORE_SCHEDULE_CONSTANT = 0, SCORE_SCHEDULE_LINEAR = 1, SCORE_SCHEDULE_COSINE = 2 };
+enum { SCORE_KL_NONE = 0, SCORE_KL_EXACT = 1, SCORE_KL_K1 = 2, SCORE_KL_K3 = 3 };
+enum { SCORE_AGGREGATE_TOKEN_MEAN = 0, SCORE_AGGREGATE_SEQUENCE_MEAN = 1 };
+/* LoRA target modules, ORed. */
+enum {
+    SCORE_LORA_Q = 1, SCORE_LORA_K = 2, SCORE_LORA_V = 4, SCORE_LORA_O = 8,
+    SCORE_LORA_GATE = 16, SCORE_LORA_UP = 32, SCORE_LORA_DOWN = 64,
+    SCORE_LORA_ALL = 127
+};
+
+typedef struct score_trainer_params {
+    uint32_t struct_size;      /* sizeof(score_trainer_params) */
+    int32_t parameter_set;     /* SCORE_PARAMS_*; default FULL */
+    int32_t lora_rank;         /* default 8 */
+    float lora_alpha;          /* scale = alpha / rank; default 16 */
+    uint32_t lora_targets;     /* SCORE_LORA_* ORed; default Q | V */
+    float learning_rate;       /* AdamW, as torch.optim.AdamW: default 1e-3 */
+    float beta1;               /* default 0.9 */
+    float beta2;               /* default 0.999 */
+    float epsilon;             /* default 1e-8 */
+    float weight_decay;        /* decoupled; default 0.01 */
+    int32_t schedule;          /* SCORE_SCHEDULE_* (transformers' formulas); default CONSTANT */
+    int32_t warmup_steps;      /* default 0 */
+    int32_t total_steps;       /* needed by LINEAR and COSINE */
+    float max_grad_norm;       /* global-norm clipping; 0 = off; default 1 */
+    int32_t accumulation_steps;/* micro-batches per optimiser step; default 1 */
+    int32_t kl_estimator;      /* SCORE_KL_*; default NONE */
+    float kl_coefficient;      /* beta >= 0; default 0 */
+    int32_t aggregation;       /* SCORE_AGGREGATE_*; default TOKEN_MEAN */
+    bool activation_checkpointing; /* recompute activations per layer; default false */
+    int32_t n_threads;         /* 0 = leave the process setting; default 0 */
+    uint64_t seed;             /* LoRA initialisation and RNG; default 0 */
+} score_trainer_params;
+
+score_trainer_params score_trainer_params_default(void);
+
+typedef struct score_train_stats {
+    uint32_t struct_size;      /* set by the caller: sizeof(score_train_stats) */
+    double loss;               /* the objective of this micro-batch */
+    double policy_loss;        /* its cross-entropy / policy-gradient part */
+    double kl;                 /* aggregated KL estimate (without beta); 0 when off */
+    double grad_norm;          /* global norm before clipping, when an optimiser step completed */
+    double learning_rate;      /* of the optimiser step this micro-batch belongs to */
+    double seconds;            /* wall time of the call */
+    double tokens_per_second;
+    int64_t step;              /* optimiser steps completed */
+    int32_t tokens;            /* tokens in the batch */
+    int32_t target_tokens;     /* tokens with a non-zero mask */
+    bool optimizer_stepped;    /* AdamW ran after this micro-batch */
+    bool skipped_non_finite;   /* the step was dropped: NaN/Inf in loss or gradients;
+                                  weights and optimiser state are unchanged */
+} score_train_stats;
+
+/* Creates a trainer over model. params may be NULL for the defaults. An
+ * unknown LoRA target bit, a NaN learning rate etc. are
+ * SCORE_ERR_INVALID_ARGUMENT. On success *out owns the trainer. */
+score_status score_trainer_new(const score_model *model, const score_trainer_params *params,
+                               score_trainer **out);
+
+/* Continues a run saved with score_trainer_save into dir. model must be the
+ * model the run started from (the reference and, with LoRA, the base). */
+score_status score_trainer_resume(const score_model *model, const char *dir, score_trainer **out);
+
+/* Frees a trainer. NULL is a no-op. */
+void score_trainer_free(score_trainer *trainer);
+
+/* One micro-batch of n sequences: sequence i has lengths[i] >= 1 token ids
+ * tokens[i], a loss mask masks[i] (lengths[i] floats, >= 0; masks[i][t] > 0
+ * makes token t a target predicted from tokens before it; [0] is ignored),
+ * optional per-token weights (weights == NULL or weights[i] == NULL: all 1)
+ * and optional reference log-probs log pi_ref(tokens[t]) for the k1/k3 KL
+ * (NULL: computed with the reference weights). Gradients accumulate; after
+ * accumulation_steps micro-batches AdamW runs. A batch without any target
+ * token is SCORE_ERR_INVALID_ARGUMENT. stats may be NULL. */
+score_status score_trainer_step(score_trainer *trainer, const int32_t *const *tokens,
+                                const size_t *lengths, const float *const *masks,
+                                const float *const *weights, const float *const *ref_logprobs,
+                                size_t n, score_train_stats *stats);
+
+/* Loads a peft LoRA adapter (adapter_config.json + adapter_model.safetensors)
+ * into a LoRA trainer whose rank, alpha and targets match it. */
+score_status score_trainer_load_adapter(score_trainer *trainer, const char *dir);
+
+/* Saves a resumable checkpoint into dir, atomically: a Hugging Face model
+ * directory (full) or a peft adapter (LoRA), plus optimizer.safetensors and
+ * trainer_state.json. A dir holding other files or another model's
+ * checkpoint is refused. Not between micro-batches of one step. */
+score_status score_trainer_save(score_trainer *trainer, const char *dir);
+
+/* Writes the current weights as a Hugging Face model directory (LoRA merged
+ * into the base), atomically. */
+score_status score_trainer_export(score_trainer *trainer, const char *dir);
 
 #ifdef __cplusplus
 }

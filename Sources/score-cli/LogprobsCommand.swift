@@ -2,17 +2,25 @@ import SCoReRuntime
 
 enum LogprobsCommand {
     static let help = """
-    usage: score-cli logprobs DIR --ids 1,2,3 [--json] [--threads N]
+    usage: score-cli logprobs DIR (--ids 1,2,3 | --text "...") [--json] [--threads N]
 
     Prints log p(token_i | tokens before it) for every token after the first,
-    and their sum.
+    and their sum. --text is tokenized with DIR/tokenizer.json, special tokens
+    (BOS) added and special-token text in it read as plain text.
     """
 
     static func run(_ args: Arguments) throws {
         guard args.positional.count == 1 else { throw UsageError("logprobs takes exactly one model directory") }
-        guard let text = args.options["ids"] else { throw UsageError("logprobs needs --ids (comma-separated token ids)") }
-        let ids = try parseIds(text)
+        let idsText = args.options["ids"], text = args.options["text"]
+        guard (idsText == nil) != (text == nil) else { throw UsageError("logprobs needs --ids (comma-separated token ids) or --text") }
+        var ids = try idsText.map(parseIds) ?? []
         let model = try Model.load(directory: args.positional[0])
+        if let text {
+            guard let tokenizer = model.tokenizer else {
+                throw ScoreError.invalidArgument("\(args.positional[0]): --text needs a tokenizer.json in the model directory")
+            }
+            ids = try tokenizer.encode(text, addSpecialTokens: true, parseSpecial: false)
+        }
         let lp = try model.logProbs(tokens: ids)
         let total = lp.reduce(0, +)
         if args.flags.contains("json") {

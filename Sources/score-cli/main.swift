@@ -11,12 +11,14 @@ usage: score-cli <command> [options]
 
 commands:
   info DIR                     describe a model directory
-  logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing)
+  logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing; or --text "...")
+  tokenize DIR "text"          token ids of a text (DIR/tokenizer.json)
   generate DIR --ids 1,2,3     continue a prompt (streams token ids)
   bench DIR [--tokens N]       time a prefill of N tokens (default 512)
   bench-decode DIR [--batch B] decode tokens/s after a prompt, B sequences at once
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
   chat-template DIR --messages FILE  render a conversation with the model's chat template
+  sft DIR --data F --out OUT   supervised fine-tuning (JSONL or the seed's CSV), checkpoint to OUT
   version                      print the library version
 
 Run `score-cli <command> --help` for a command's options.
@@ -32,12 +34,14 @@ struct Command {
 
 let commands: [Command] = [
     Command(name: "info", help: InfoCommand.help, valueOptions: [], flagOptions: ["help", "json"], run: InfoCommand.run),
-    Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
+    Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "text", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
     Command(name: "generate", help: GenerateCommand.help, valueOptions: GenerateCommand.valueOptions, flagOptions: ["help", "json"], run: GenerateCommand.run),
     Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
     Command(name: "bench-decode", help: BenchCommand.decodeHelp, valueOptions: ["prompt", "new", "batch", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runDecode),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
+    Command(name: "tokenize", help: TokenizeCommand.help, valueOptions: TokenizeCommand.valueOptions, flagOptions: TokenizeCommand.flagOptions, run: TokenizeCommand.run),
     Command(name: "chat-template", help: ChatTemplateCommand.help, valueOptions: ChatTemplateCommand.valueOptions, flagOptions: ChatTemplateCommand.flagOptions, run: ChatTemplateCommand.run),
+    Command(name: "sft", help: SFTCommand.help, valueOptions: SFTCommand.valueOptions, flagOptions: SFTCommand.flagOptions, run: SFTCommand.run),
     Command(name: "version", help: "usage: score-cli version", valueOptions: [], flagOptions: ["help"], run: { _ in print(LibraryVersion.string) }),
 ]
 

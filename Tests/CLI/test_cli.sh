@@ -65,5 +65,53 @@ expect_error 1 "roles must alternate" chat-template "$chat/gemma-2-it" --message
 mkdir "$tmp/badtpl" && echo '{"chat_template": "{% for m in messages %}"}' >"$tmp/badtpl/tokenizer_config.json"
 expect_error 1 "Unexpected end of template" chat-template "$tmp/badtpl" --messages "$tmp/msgs.json"
 
+# tokenizer (section: tokenizer)
+toks="$models/../tokenizers"
+expect_ok "^usage: score-cli tokenize" tokenize --help
+expect_ok "^[0-9]+ tokens: " tokenize "$toks/llama3" "Hello world"
+expect_ok '"tokens": \["<\|begin_of_text\|>"' tokenize "$toks/llama3" "Hello" --json
+expect_ok '"ids": \[[0-9]' tokenize "$toks/qwen2" "<|im_end|>" --json --no-special
+expect_ok '"tokens": \["<\|im_end\|>"\]' tokenize "$toks/qwen2" "<|im_end|>" --json --no-special --parse-special
+printf 'Bench text, 한국어, 中文 and 12345.\n%.0s' $(seq 200) >"$tmp/bench.txt"
+expect_ok "MB/s" tokenize "$toks/qwen2" --bench "$tmp/bench.txt" --repeat 2
+expect_error 1 "no such directory" tokenize /nonexistent "x"
+expect_error 2 "tokenizer directory and the text" tokenize "$toks/qwen2"
+expect_error 1 "needs a tokenizer.json" logprobs "$models/qwen2" --text "hello"
+expect_error 2 "needs --ids .* or --text" logprobs "$models/qwen2" --ids 1,2 --text "x"
+mkdir "$tmp/withtok" && cp "$models/qwen2"/* "$tmp/withtok/"
+cat >"$tmp/withtok/tokenizer.json" <<'JSON'
+{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [{"id": 0, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+ "normalizer": null, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+ "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "pair": [], "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]}}},
+ "decoder": {"type": "ByteLevel"},
+ "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+  "vocab": {"<s>": 0, "h": 1, "e": 2, "l": 3, "o": 4, "Ġ": 5, "w": 6, "r": 7, "d": 8, "he": 9, "ll": 10, "hell": 11, "hello": 12, "Ġw": 13},
+  "merges": [["h", "e"], ["l", "l"], ["he", "ll"], ["hell", "o"], ["Ġ", "w"]]}}
+JSON
+expect_ok '"ids": \[0, 12, 13, 4, 7, 3, 8\]' logprobs "$tmp/withtok" --text "hello world" --json
+expect_ok "^sum -[0-9.]+ over 6 tokens" logprobs "$tmp/withtok" --text "hello world"
+
+# sft (training): pre-tokenized JSONL, the seed's CSV through the tokenizer, bad input.
+expect_ok "^usage: score-cli sft" sft --help
+for i in 1 2 3 4 5 6; do echo '{"input_ids": [1, 5, 9, 20, 3, 7, 7, 30], "labels_mask": [0, 0, 0, 1, 1, 1, 1, 1]}'; done >"$tmp/sft.jsonl"
+expect_ok "^trained 3 steps .* on 6 rows" sft "$models/qwen2" --data "$tmp/sft.jsonl" --out "$tmp/sft-full" --lr 1e-3 --batch 2 --kl-coef 0.1
+grep -q '"step": 3, "loss": ' "$tmp/sft-full.metrics.jsonl" || { echo "FAIL: sft metrics log lacks step 3"; failures=$((failures+1)); }
+expect_ok "^trained 3 steps" sft "$models/qwen2" --data "$tmp/sft.jsonl" --out "$tmp/sft-full" --lr 1e-3 --batch 2
+expect_ok "^trained 2 steps" sft "$models/qwen3" --data "$tmp/sft.jsonl" --out "$tmp/sft-lora" --lora-rank 4 --lora-targets q_proj,v_proj --batch 3 --metrics "$tmp/m.jsonl"
+grep -q '"step": 2' "$tmp/m.jsonl" || { echo "FAIL: sft metrics log lacks step 2"; failures=$((failures+1)); }
+[ -f "$tmp/sft-lora/adapter_model.safetensors" ] || { echo "FAIL: sft --lora-rank saved no adapter"; failures=$((failures+1)); }
+printf 'category,question,original_answer,correct_answer\nx,hello world,hello,"world, hello"\ny,world,hello,hello\n' >"$tmp/seed.csv"
+expect_ok "^trained 1 steps .* on 2 rows" sft "$tmp/withtok" --data "$tmp/seed.csv" --out "$tmp/sft-csv" --kl-coef 0.1 --kl exact
+printf 'category,question,answer\nx,hello,world\n' >"$tmp/bad.csv"
+expect_error 1 "lacks column\\(s\\) original_answer, correct_answer" sft "$tmp/withtok" --data "$tmp/bad.csv" --out "$tmp/x"
+expect_error 1 "CSV rows need the model's tokenizer" sft "$models/qwen2" --data "$tmp/seed.csv" --out "$tmp/x"
+echo '{"input_ids": [1, 2, 3], "labels_mask": [0, 0, 0]}' >"$tmp/empty.jsonl"
+expect_error 1 "no usable rows" sft "$models/qwen2" --data "$tmp/empty.jsonl" --out "$tmp/x"
+expect_error 2 "--lr must be a finite number" sft "$models/qwen2" --data "$tmp/sft.jsonl" --out "$tmp/x" --lr nan
+expect_error 1 "LoRA target 'qkv_proj' does not exist" sft "$models/qwen2" --data "$tmp/sft.jsonl" --out "$tmp/x" --lora-rank 4 --lora-targets qkv_proj
+expect_error 1 "different model" sft "$models/qwen3" --data "$tmp/sft.jsonl" --out "$tmp/sft-full"
+mkdir "$tmp/occupied" && echo keep >"$tmp/occupied/notes.txt"
+expect_error 1 "not a libscore checkpoint" sft "$models/qwen2" --data "$tmp/sft.jsonl" --out "$tmp/occupied"
+
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"

@@ -116,9 +116,9 @@ public struct RevisionLoop {
         var states: [SequenceState] = []
         for (p, prompt) in prompts.enumerated() {
             for s in 0..<samples {
+                // The sequence grows by what each turn appends: turn 1 appends the prompt.
                 rollouts.append(Rollout(problem: p, sample: s, promptTokens: prompt, attempts: [],
-                                        sequence: prompt, lossMask: [UInt8](repeating: 0, count: prompt.count),
-                                        attemptRanges: []))
+                                        sequence: [], lossMask: [], attemptRanges: []))
                 states.append(SequenceState(model: model))
             }
         }

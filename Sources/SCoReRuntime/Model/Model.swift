@@ -20,6 +20,8 @@ public final class Model: @unchecked Sendable {
     public let transformer: Transformer
     /// The longest sequence we accept.
     public let contextLength: Int
+    /// The directory's tokenizer.json (with tokenizer_config.json), nil when it has none.
+    public let tokenizer: Tokenizer?
 
     public static func load(directory: String, options: LoadOptions = LoadOptions()) throws -> Model {
         let config = try ModelConfig.load(directory: directory)
@@ -33,11 +35,14 @@ public final class Model: @unchecked Sendable {
         let files = try WeightFiles(directory: directory, mapped: options.useMapping)
         let weights = try Weights(config: config, files: files, useMapping: options.useMapping)
         Log.write(.info, "loaded \(config.architecture.rawValue) from \(directory): \(weights.parameterCount) parameters, \(weights.storedType.rawValue)")
-        return Model(directory: directory, config: config, weights: weights, contextLength: context)
+        let tokenizerPath = Files.join(directory, "tokenizer.json")
+        let tokenizer = Files.exists(tokenizerPath) ? try Tokenizer.load(directory: directory) : nil
+        return Model(directory: directory, config: config, weights: weights, contextLength: context, tokenizer: tokenizer)
     }
 
-    init(directory: String, config: ModelConfig, weights: Weights, contextLength: Int) {
+    init(directory: String, config: ModelConfig, weights: Weights, contextLength: Int, tokenizer: Tokenizer? = nil) {
         self.directory = directory
+        self.tokenizer = tokenizer
         self.config = config
         self.weights = weights
         self.transformer = Transformer(config: config, weights: weights)

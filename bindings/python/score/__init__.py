@@ -33,7 +33,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Generation",
+    "Tokenizer",
+    "Detokenizer",
     "Session",
+    "Trainer",
+    "TrainStats",
     "LibraryLoadError",
     "Model",
     "ModelInfo",
@@ -443,6 +447,22 @@ class Model:
         finally:
             self._release()
 
+    # -- tokenizer ---------------------------------------------------------
+
+    @property
+    def tokenizer(self) -> Optional["Tokenizer"]:
+        """The model directory's tokenizer (tokenizer.json), or None. It lives
+        as long as the model."""
+        from .tokenizer import Tokenizer, score_model_tokenizer, score_tokenizer_p
+
+        handle = self._acquire()
+        try:
+            out = score_tokenizer_p()
+            _check(score_model_tokenizer(handle, ctypes.byref(out)))
+        finally:
+            self._release()
+        return Tokenizer(None, model=self) if out.value else None
+
     # -- generation --------------------------------------------------------
 
     def generate(self, prompt: TokenIds, *, seed: int = 0, **options: Any) -> "Generation":
@@ -468,3 +488,5 @@ class Model:
 
 from .generation import Generation, Session  # noqa: E402  (needs the names above)
 from .chat import render_chat  # noqa: E402  (needs the names above)
+from .tokenizer import Detokenizer, Tokenizer  # noqa: E402  (needs the names above)
+from .training import Trainer, TrainStats  # noqa: E402  (needs the names above)

@@ -1,0 +1,2 @@
+/// The tokenizer is the text codec of the revise loop.
+extension Tokenizer: TextCodec {}

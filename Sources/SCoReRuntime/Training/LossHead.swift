@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The LM head, log-softmax and loss fused over blocks of rows: logits exist
+/// for at most `blockRows` rows at a time (with a 151,936-entry vocabulary a
+/// whole [tokens × vocab] buffer would be 620 MB per 1,024 tokens). Only rows
+/// that carry a loss term are gathered and multiplied.
+///
+/// For a row with logits z, p = softmax(z), target y and coefficients
+/// w (on −log p_y) and κ (on the KL term, β included):
+///   dz = w·(p − e_y)                               policy / cross-entropy
+///      + κ·(e_y − p)·{k1: 1, k3: 1 − e^(l_ref − l)} (sign: d l/dz = e_y − p)
+///      + κ·p ⊙ (log p − log q − KL)                 exact KL, q = softmax(z_ref)
+public enum LossHead {
+    public struct Result {
+        public var loss: Double = 0        // the objective: policy part + KL part
+        public var policyLoss: Double = 0  // Σ w·(−log p_y)
+        public var klLoss: Double = 0      // Σ κ·KL_t (β included)
+        public var klMean: Double = 0      // Σ (κ/β)·KL_t: the aggregated KL itself
+        /// log π(target) per row (0 for rows without a target).
+        public var logProbs: [Float] = []
+    }
+
+    static func blockRows(vocab: Int) -> Int { max(8, min(256, (1 << 22) / max(vocab, 1))) }
+
+    /// Writes dHidden [R × H] (zero on inactive rows) and accumulates dHead
+    /// [V × H] when not nil. `reference` (hidden states and head of the
+    /// reference policy) is needed for the exact KL.
+    public static func run(hidden: UnsafePointer<Float>, head: UnsafePointer<Float>, rows R: Int, hiddenSize H: Int, vocab V: Int,
+                    targets: RowTargets, objective: Objective,
+                    reference: (hidden: UnsafePointer<Float>, head: UnsafePointer<Float>)?,
+                    dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>?) -> Result {
+        var result = Result()
+        result.logProbs = Array(repeating: 0, count: R)
+        dHidden.initialize(repeating: 0, count: R * H)
+        let exact = objective.usesKL && objective.klEstimator == .exact
+        let block = blockRows(vocab: V)
+        let h = FloatBuffer(count: block * H, zeroed: false)
+        let hRef = FloatBuffer(count: exact ? block * H : 0, zeroed: false)
+        let z = FloatBuffer(count: block * V, zeroed: false)
+        let zRef = FloatBuffer(count: exact ? block * V : 0, zeroed: false)
+        let dh = FloatBuffer(count: block * H, zeroed: false)
+        let beta = Double(objective.klCoefficient)
+        let active = targets.active
+        var first = 0
+        while first < active.count {
+            let n = min(block, active.count - first)
+            let rows = active[first..<(first + n)]
+            for (i, r) in rows.enumerated() { (h.pointer + i * H).update(from: hidden + r * H, count: H) }
+            BLAS.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
+            if exact, let reference {
+                for (i, r) in rows.enumerated() { (hRef.pointer + i * H).update(from: reference.hidden + r * H, count: H) }
+                BLAS.matmulTransposedB(m: n, n: V, k: H, a: hRef.pointer, lda: H, b: reference.head, ldb: H, c: zRef.pointer, ldc: V)
+            }
+            for (i, r) in rows.enumerated() {
+                let zr = z.pointer + i * V
+                let y = Int(targets.target[r])
+                let w = targets.policy[r], kappa = targets.kl[r]
+                let lse = Softmax.logSumExp(zr, count: V)
+                let lp = zr[y] - lse
+                result.logProbs[r] = lp
+                result.policyLoss += Double(w) * Double(-lp)
+                var g = w  // coefficient of (p − e_y)
+                var klValue: Double = 0
+                switch objective.klEstimator {
+                case .k1 where kappa != 0:
+                    klValue = Double(lp - targets.referenceLogProbs![r])
+                    g -= kappa
+                case .k3 where kappa != 0:
+                    let d = targets.referenceLogProbs![r] - lp
+                    let ratio = VectorMath.exp(d)
+                    klValue = Double(ratio - 1 - d)
+                    g -= kappa * (1 - ratio)
+                default:
+                    break
+                }
+                if exact && kappa != 0 {
+                    let qr = zRef.pointer + i * V
+                    let lseRef = Softmax.logSumExp(qr, count: V)
+                    var kl: Double = 0
+                    for j in 0..<V {
+                        let lpj = zr[j] - lse, lqj = qr[j] - lseRef
+                        let pj = VectorMath.exp(lpj)
+                        zr[j] = pj
+                        qr[j] = pj * (lpj - lqj)
+                        kl += Double(qr[j])
+                    }
+                    klValue = kl
+                    let klf = Float(kl)
+                    for j in 0..<V { zr[j] = g * zr[j] + kappa * (qr[j] - zr[j] * klf) }
+                } else {
+                    let shift = VectorMath.V(repeating: lse), g16 = VectorMath.V(repeating: g)
+                    var j = 0
+                    while j + 16 <= V {
+                        VectorMath.store(g16 * VectorMath.exp(VectorMath.load(zr + j) - shift), zr + j)
+                        j += 16
+                    }
+                    while j < V { zr[j] = g * VectorMath.exp(zr[j] - lse); j += 1 }
+                }
+                zr[y] -= g
+                if kappa != 0 {
+                    result.klLoss += Double(kappa) * klValue
+                    if beta != 0 { result.klMean += Double(kappa) / beta * klValue }
+                }
+            }
+            // z now holds dz [n × V].
+            BLAS.matmul(m: n, n: H, k: V, a: z.pointer, lda: V, b: head, ldb: H, c: dh.pointer, ldc: H)
+            for (i, r) in rows.enumerated() { (dHidden + r * H).update(from: dh.pointer + i * H, count: H) }
+            if let dHead {
+                BLAS.matmulTransposedA(m: V, n: H, k: n, a: z.pointer, lda: V, b: h.pointer, ldb: H, c: dHead, ldc: H, beta: 1)
+            }
+            first += n
+        }
+        result.loss = result.policyLoss + result.klLoss
+        return result
+    }
+
+    /// log π(target) of the given rows: the scoring half of `run`, without gradients.
+    static func targetLogProbs(hidden: UnsafePointer<Float>, head: UnsafePointer<Float>, hiddenSize H: Int, vocab V: Int,
+                               rows: [Int], targets: [Int32], into out: inout [Float]) {
+        let block = blockRows(vocab: V)
+        let h = FloatBuffer(count: block * H, zeroed: false)
+        let z = FloatBuffer(count: block * V, zeroed: false)
+        var first = 0
+        while first < rows.count {
+            let n = min(block, rows.count - first)
+            for i in 0..<n { (h.pointer + i * H).update(from: hidden + rows[first + i] * H, count: H) }
+            BLAS.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
+            for i in 0..<n {
+                let r = rows[first + i], zr = z.pointer + i * V
+                out[r] = zr[Int(targets[r])] - Softmax.logSumExp(zr, count: V)
+            }
+            first += n
+        }
+    }
+}

@@ -1,0 +1,150 @@
+/// Which parameters a run trains.
+public enum ParameterSet: Sendable, Equatable {
+    /// Every parameter, in one contiguous F32 buffer; the loaded weights stay
+    /// untouched and serve as the frozen reference policy.
+    case full
+    /// Low-rank adapters only; the base is frozen and, with the adapters
+    /// switched off, is also the reference policy: no second model in memory.
+    case lora(LoRAConfig)
+}
+
+/// A model being trained: trainable values and their gradients in two flat
+/// buffers sharing one layout, the frozen base (and reference) weights, and
+/// the decoder graph. `accumulate` runs forward + backward of one
+/// micro-batch and adds its gradients; the optimiser lives in `Trainer`.
+public final class TrainableModel: @unchecked Sendable {
+    public let base: Model
+    public var config: ModelConfig { base.config }
+    public let parameterSet: ParameterSet
+    /// The trainable tensors: HF names (full) or peft names (LoRA).
+    public let layout: ParameterLayout
+    public let values: FloatBuffer
+    public let grads: FloatBuffer
+    /// Recompute each layer's activations in the backward instead of keeping them.
+    public var checkpointing = false
+
+    let graph: DecoderGraph
+    let weights: DecoderTensors      // what the forward reads
+    let gradients: DecoderTensors    // where the backward writes (nil: frozen)
+    let reference: DecoderTensors    // the frozen initial weights
+    let lora: [[LoRAPair?]]?
+
+    public init(model: Model, parameters: ParameterSet, seed: UInt64 = 0) throws {
+        base = model
+        parameterSet = parameters
+        let c = model.config
+        graph = DecoderGraph(config: c)
+        reference = DecoderTensors(weights: model.weights)
+        switch parameters {
+        case .full:
+            layout = ParameterLayout.decoder(c)
+            values = FloatBuffer(count: layout.count)
+            grads = FloatBuffer(count: layout.count)
+            weights = DecoderTensors(config: c, layout: layout, base: values.pointer)
+            gradients = DecoderTensors(config: c, layout: layout, base: grads.pointer)
+            for ((name, src, count), (_, dst, _)) in zip(reference.named(c), weights.named(c)) {
+                guard let src, let dst else { throw ScoreError.internal("tensor \(name) has no storage") }
+                dst.update(from: src, count: count)
+            }
+            lora = nil
+        case .lora(let lc):
+            try lc.validate()
+            layout = lc.layout(c)
+            values = FloatBuffer(count: layout.count)
+            grads = FloatBuffer(count: layout.count)
+            weights = reference
+            gradients = DecoderTensors.frozen(like: reference)
+            var rng = TrainingRNG(seed: seed)
+            lc.initialise(c, layout: layout, values: values.pointer, rng: &rng)
+            lora = lc.pairs(c, layout: layout, values: values.pointer, grads: grads.pointer)
+        }
+    }
+
+    public func zeroGradients() { grads.pointer.initialize(repeating: 0, count: grads.count) }
+
+    public func value(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout.slot(name).map { UnsafeMutableBufferPointer(start: values.pointer + $0.offset, count: $0.count) }
+    }
+
+    public func gradient(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout.slot(name).map { UnsafeMutableBufferPointer(start: grads.pointer + $0.offset, count: $0.count) }
+    }
+
+    /// The outcome of one micro-batch.
+    public struct Evaluation: Sendable {
+        /// The objective (policy/cross-entropy part + β·KL), before `scale`.
+        public var loss: Double
+        public var policyLoss: Double
+        /// The aggregated KL estimate (without β); 0 when KL is off.
+        public var kl: Double
+        public var targetTokens: Int
+        /// log π(tokens[t]) per sequence, aligned with the tokens (0 where mask is 0).
+        public var logProbs: [[Float]]
+    }
+
+    /// Forward and backward of one micro-batch: gradients of scale·loss are
+    /// ADDED to `grads` (call zeroGradients() between optimiser steps).
+    /// With `backward: false` only the loss is evaluated.
+    @discardableResult
+    public func accumulate(_ sequences: [TrainingSequence], objective: Objective, scale: Float = 1,
+                           backward: Bool = true) throws -> Evaluation {
+        guard !sequences.isEmpty else { throw ScoreError.invalidArgument("the batch is empty") }
+        guard scale.isFinite else { throw ScoreError.invalidArgument("loss scale \(scale) is not finite") }
+        guard objective.klCoefficient.isFinite, objective.klCoefficient >= 0 else {
+            throw ScoreError.invalidArgument("KL coefficient \(objective.klCoefficient) must be finite and ≥ 0")
+        }
+        for (b, s) in sequences.enumerated() {
+            do { try base.validate(tokens: s.tokens) } catch let e as ScoreError {
+                throw ScoreError.invalidArgument("sequence \(b): \(e.message)")
+            }
+        }
+        let c = config, H = c.hiddenSize, V = c.vocabSize
+        let batch = PackedSequences(sequences.map(\.tokens))
+        var targets = try RowTargets(sequences, batch: batch, objective: objective, vocabSize: V)
+        let store = try ActivationStore(config: c, batch: batch, loraRanks: loraRanks, checkpointing: checkpointing)
+
+        // The reference policy's final hidden states, when the KL needs them.
+        var referenceHidden: FloatBuffer? = nil
+        if objective.usesKL && (objective.klEstimator == .exact || targets.referenceLogProbs == nil) {
+            graph.forward(batch, weights: reference, lora: nil, store: store)
+            let hidden = FloatBuffer(count: batch.rows * H, zeroed: false)
+            hidden.pointer.update(from: store.hidden, count: batch.rows * H)
+            referenceHidden = hidden
+            if objective.klEstimator != .exact {
+                var lref = [Float](repeating: 0, count: batch.rows)
+                LossHead.targetLogProbs(hidden: hidden.pointer, head: reference.lmHead!, hiddenSize: H, vocab: V,
+                                        rows: targets.active, targets: targets.target, into: &lref)
+                targets.referenceLogProbs = lref
+            }
+        }
+
+        graph.forward(batch, weights: weights, lora: lora, store: store)
+        var scaled = targets
+        if scale != 1 {
+            scaled.policy = targets.policy.map { $0 * scale }
+            scaled.kl = targets.kl.map { $0 * scale }
+        }
+        let dHidden = FloatBuffer(count: batch.rows * H, zeroed: false)
+        let head = LossHead.run(hidden: store.hidden, head: weights.lmHead!, rows: batch.rows, hiddenSize: H, vocab: V,
+                                targets: scaled, objective: objective,
+                                reference: referenceHidden.map { (UnsafePointer($0.pointer), UnsafePointer(reference.lmHead!)) },
+                                dHidden: dHidden.pointer, dHead: backward ? gradients.lmHead : nil)
+        if backward {
+            graph.backward(batch, dHidden: dHidden.pointer, weights: weights, grads: gradients, lora: lora, store: store)
+        }
+        let inv = scale == 0 ? 0 : 1 / Double(scale)
+        var logProbs: [[Float]] = []
+        for (b, s) in sequences.enumerated() {
+            var lp = [Float](repeating: 0, count: s.tokens.count)
+            for t in 1..<max(s.tokens.count, 1) where s.mask[t] > 0 { lp[t] = head.logProbs[batch.starts[b] + t - 1] }
+            logProbs.append(lp)
+        }
+        return Evaluation(loss: head.loss * inv, policyLoss: head.policyLoss * inv, kl: head.klMean * inv,
+                          targetTokens: targets.targetTokens, logProbs: logProbs)
+    }
+
+    var loraRanks: [Int?] {
+        guard case .lora(let lc) = parameterSet else { return Array(repeating: nil, count: 7) }
+        return LoRATarget.allCases.map { lc.targets.contains($0) ? lc.rank : nil }
+    }
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything that defines a training run besides the data.
+public struct TrainerConfig: Sendable {
+    public var parameters: ParameterSet = .full
+    public var optimizer = AdamWConfig()
+    public var schedule = LRSchedule()
+    /// Global-norm clipping threshold; 0 turns clipping off.
+    public var maxGradNorm: Float = 1
+    /// Micro-batches whose gradients are averaged into one optimiser step.
+    public var accumulationSteps = 1
+    public var objective = Objective()
+    public var checkpointing = false
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    func validate() throws {
+        try optimizer.validate()
+        try schedule.validate()
+        guard maxGradNorm.isFinite, maxGradNorm >= 0 else { throw ScoreError.invalidArgument("max grad norm \(maxGradNorm) must be finite and ≥ 0") }
+        guard accumulationSteps >= 1, accumulationSteps <= 1 << 20 else {
+            throw ScoreError.invalidArgument("accumulation steps \(accumulationSteps) must be ≥ 1")
+        }
+        guard objective.klCoefficient.isFinite, objective.klCoefficient >= 0 else {
+            throw ScoreError.invalidArgument("KL coefficient \(objective.klCoefficient) must be finite and ≥ 0")
+        }
+    }
+}
+
+/// What one call of `Trainer.step` did.
+public struct StepStats: Sendable {
+    public var loss: Double = 0
+    public var policyLoss: Double = 0
+    public var kl: Double = 0
+    /// Global gradient norm before clipping (of the completed optimiser step; else 0).
+    public var gradNorm: Double = 0
+    /// The learning rate of the optimiser step this micro-batch belongs to.
+    public var learningRate: Double = 0
+    public var tokens = 0
+    public var targetTokens = 0
+    public var seconds: Double = 0
+    public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+    /// An optimiser step was applied after this micro-batch.
+    public var optimizerStepped = false
+    /// The optimiser step was skipped because the loss or a gradient was NaN/∞.
+    public var skippedNonFinite = false
+    /// Optimiser steps completed so far.
+    public var step = 0
+    /// log π(tokens[t]) per sequence (0 where not a target).
+    public var logProbs: [[Float]] = []
+}
+
+/// The training loop's state: the trainable model, AdamW moments, the step
+/// counters and the RNG. `step` consumes one micro-batch (any mix of SFT and
+/// RL sequences: masks and per-token weights say what counts) and applies
+/// AdamW after every `accumulationSteps` micro-batches.
+public final class Trainer: @unchecked Sendable {
+    public let model: TrainableModel
+    public let config: TrainerConfig
+    public let m: FloatBuffer
+    public let v: FloatBuffer
+    /// Optimiser steps applied.
+    public internal(set) var completedSteps = 0
+    /// Micro-batches accumulated towards the next optimiser step.
+    public internal(set) var pendingMicroBatches = 0
+    /// Optimiser steps skipped for non-finite values.
+    public internal(set) var skippedSteps = 0
+    public internal(set) var rng: TrainingRNG
+    /// Set when a micro-batch of the pending step had a non-finite loss.
+    var pendingNonFinite = false
+
+    public init(model base: Model, config: TrainerConfig) throws {
+        try config.validate()
+        self.config = config
+        model = try TrainableModel(model: base, parameters: config.parameters, seed: config.seed)
+        model.checkpointing = config.checkpointing
+        m = FloatBuffer(count: model.layout.count)
+        v = FloatBuffer(count: model.layout.count)
+        rng = TrainingRNG(seed: config.seed &+ 0x5EED)
+    }
+
+    /// The learning rate of the next optimiser step.
+    public var learningRate: Double {
+        Double(config.optimizer.learningRate) * config.schedule.multiplier(step: completedSteps)
+    }
+
+    public func step(_ batch: [TrainingSequence]) throws -> StepStats {
+        let start = Self.now()
+        if pendingMicroBatches == 0 { model.zeroGradients() }
+        let scale = 1 / Float(config.accumulationSteps)
+        let eval = try model.accumulate(batch, objective: config.objective, scale: scale)
+        var stats = StepStats()
+        stats.loss = eval.loss
+        stats.policyLoss = eval.policyLoss
+        stats.kl = eval.kl
+        stats.targetTokens = eval.targetTokens
+        stats.tokens = batch.reduce(0) { $0 + $1.tokens.count }
+        stats.learningRate = learningRate
+        stats.logProbs = eval.logProbs
+        if !eval.loss.isFinite { pendingNonFinite = true }
+        pendingMicroBatches += 1
+        if pendingMicroBatches == config.accumulationSteps {
+            applyOptimizer(&stats)
+        }
+        stats.step = completedSteps
+        stats.seconds = Self.now() - start
+        return stats
+    }
+
+    private func applyOptimizer(_ stats: inout StepStats) {
+        let n = model.layout.count
+        pendingMicroBatches = 0
+        let norm = GradientClipping.norm(model.grads.pointer, count: n)
+        stats.gradNorm = norm
+        if pendingNonFinite || !norm.isFinite {
+            // Never let NaN/∞ reach the weights or the moments: drop this step.
+            pendingNonFinite = false
+            skippedSteps += 1
+            stats.skippedNonFinite = true
+            model.zeroGradients()
+            Log.write(.warn, "training step \(completedSteps + 1): non-finite loss or gradient (norm \(norm)); step skipped")
+            return
+        }
+        if config.maxGradNorm > 0 { GradientClipping.clip(model.grads.pointer, count: n, maxNorm: config.maxGradNorm) }
+        completedSteps += 1
+        AdamW.step(values: model.values.pointer, grads: model.grads.pointer, m: m.pointer, v: v.pointer, count: n,
+                   config: config.optimizer, learningRate: stats.learningRate, step: completedSteps)
+        stats.optimizerStepped = true
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}
