@@ -56,8 +56,12 @@ test-c:
 	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/test_capi.c $(C_LINK) -lm -lpthread -o $(BUILD)/c/test_capi
 	$(CC) $(CFLAGS_STRICT) examples/c/generate.c $(C_LINK) -o $(BUILD)/c/generate
 	$(BUILD)/c/logprobs $(FIXTURES)/llama-gqa
+	$(CC) $(CFLAGS_STRICT) examples/c/self_correct.c $(C_LINK) -o $(BUILD)/c/self_correct
 	$(BUILD)/c/generate $(FIXTURES)/qwen2
+	$(BUILD)/c/self_correct $(FIXTURES)/qwen2-chat > /dev/null
 	$(BUILD)/c/test_capi $(FIXTURES)
+	$(CC) $(CFLAGS_STRICT) examples/c/train_step.c $(C_LINK) -lm -o $(BUILD)/c/train_step
+	rm -rf $(BUILD)/c/train_step.out && $(BUILD)/c/train_step $(FIXTURES)/qwen2 $(BUILD)/c/train_step.out
 
 test-cli:
 	Tests/CLI/test_cli.sh $(CLI) $(FIXTURES)

@@ -136,6 +136,7 @@ enum {
     SCORE_TYPE_MODEL_INFO = 1,
     SCORE_TYPE_SESSION_PARAMS = 2,
     SCORE_TYPE_GENERATE_PARAMS = 3,
+    SCORE_TYPE_REVISE_PARAMS = 4,
     /* tokenizer ids from 10, training ids from 20 */
     SCORE_TYPE_TRAINER_PARAMS = 20,
     SCORE_TYPE_TRAIN_STATS = 21
@@ -427,6 +428,56 @@ score_status score_generation_get(const score_generation *generation, size_t i,
                                   size_t *n_tokens, int32_t *finish_reason);
 
 void score_generation_free(score_generation *generation);
+
+/* --- The revise loop ---------------------------------------------------- */
+
+typedef struct score_revise_params {
+    uint32_t struct_size;      /* sizeof(score_revise_params) */
+    int32_t attempts;          /* attempts per sample, >= 1 (default 2) */
+    int32_t samples;           /* samples per problem, >= 1 (default 1) */
+    /* Turn-1 user message; "{problem}" is replaced by the problem (NULL: "{problem}"). */
+    const char *task_prompt;
+    const char *system_prompt; /* NULL: no system message */
+    /* The message asking for the next attempt (NULL: the SCoRe paper's MATH
+     * instruction). It never says whether the previous attempt was right. */
+    const char *instruction;
+} score_revise_params;
+
+score_revise_params score_revise_params_default(void);
+
+typedef struct score_rollout score_rollout;
+
+/* Generate, then revise: for every problem (UTF-8 text) and each of
+ * `samples` samples, attempt 1 from the chat-template prompt; then the
+ * instruction is appended as tokens after attempt 1's own tokens (never
+ * re-tokenized) and attempt 2 is sampled from the same KV cache; and so on.
+ * All sequences decode together. The model needs a tokenizer.json; its
+ * chat_template (or ChatML) frames the turns. generate may be NULL for the
+ * defaults. On success *out owns the result: free with score_rollout_free. */
+score_status score_rollout_run(score_session *session, const char *const *problems, size_t n_problems,
+                               const score_revise_params *params, const score_generate_params *generate,
+                               score_rollout **out);
+
+/* Number of episodes (n_problems x samples), problem-major. */
+size_t score_rollout_count(const score_rollout *rollout);
+
+/* Episode i: its problem and sample index, the whole token sequence the model
+ * saw, and the loss mask (1 where the model sampled the token, 0 for prompt
+ * and template/instruction tokens), both of length *n_sequence, valid until
+ * the rollout is freed. Any out-pointer may be NULL. */
+score_status score_rollout_episode(const score_rollout *rollout, size_t i, size_t *problem, size_t *sample,
+                                   const int32_t **sequence, const uint8_t **loss_mask, size_t *n_sequence,
+                                   size_t *n_attempts);
+
+/* Attempt a of episode i: its tokens and log-probs (length *n_tokens), where
+ * it starts in the episode's sequence, why it ended (SCORE_FINISH_*), and its
+ * text (NUL-terminated UTF-8, special tokens removed). Pointers stay valid
+ * until the rollout is freed. Any out-pointer may be NULL. */
+score_status score_rollout_attempt(const score_rollout *rollout, size_t i, size_t a,
+                                   const int32_t **tokens, const float **logprobs, size_t *n_tokens,
+                                   size_t *offset, int32_t *finish_reason, const char **text);
+
+void score_rollout_free(score_rollout *rollout);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */

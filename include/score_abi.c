@@ -41,3 +41,5 @@ _Static_assert(offsetof(score_train_stats, loss) == 8, "score_train_stats layout
 _Static_assert(offsetof(score_train_stats, step) == 64, "score_train_stats layout");
 _Static_assert(offsetof(score_train_stats, optimizer_stepped) == 80, "score_train_stats layout");
 _Static_assert(sizeof(score_train_stats) == 88, "score_train_stats layout");
+_Static_assert(offsetof(score_revise_params, task_prompt) == 16, "score_revise_params layout");
+_Static_assert(sizeof(score_revise_params) == 40, "score_revise_params layout");

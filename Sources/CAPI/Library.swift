@@ -64,6 +64,7 @@ public func score_sizeof(_ typeId: Int32) -> Int {
     case Int(SCORE_TYPE_MODEL_INFO): return MemoryLayout<score_model_info>.size
     case Int(SCORE_TYPE_SESSION_PARAMS): return MemoryLayout<score_session_params>.size
     case Int(SCORE_TYPE_GENERATE_PARAMS): return MemoryLayout<score_generate_params>.size
+    case Int(SCORE_TYPE_REVISE_PARAMS): return MemoryLayout<score_revise_params>.size
     case Int(SCORE_TYPE_TRAINER_PARAMS): return MemoryLayout<score_trainer_params>.size
     case Int(SCORE_TYPE_TRAIN_STATS): return MemoryLayout<score_train_stats>.size
     default: return 0

@@ -5,9 +5,14 @@ import SCoReRuntime
 
 enum GenerateCommand {
     static let help = """
-    usage: score-cli generate DIR --ids 1,2,3 [options]
+    usage: score-cli generate DIR "prompt text" [options]
+           score-cli generate DIR --ids 1,2,3 [options]
 
-    Continues a prompt of token ids, streaming each new token id to stdout.
+    Continues a prompt and streams the new text (or, for --ids, the new
+    token ids) to stdout. Text is tokenized with DIR/tokenizer.json, special
+    tokens added as the tokenizer defines them; special-token text inside the
+    prompt stays plain text unless --parse-special. --chat wraps the prompt
+    as a user message with the model's chat template.
 
     options:
       --max-new-tokens N      default 128
@@ -22,9 +27,12 @@ enum GenerateCommand {
                                             "repetition-penalty", "seed", "samples", "threads"]
 
     static func run(_ args: Arguments) throws {
-        guard args.positional.count == 1 else { throw UsageError("generate takes exactly one model directory") }
-        guard let text = args.options["ids"] else { throw UsageError("generate needs --ids (comma-separated token ids)") }
-        let ids = try LogprobsCommand.parseIds(text)
+        guard args.positional.count == 1 || args.positional.count == 2 else {
+            throw UsageError("generate takes a model directory and a prompt (or --ids)")
+        }
+        guard (args.positional.count == 2) != (args.options["ids"] != nil) else {
+            throw UsageError("give either a prompt text or --ids, not both")
+        }
         func float(_ name: String, _ def: Float) throws -> Float {
             guard let t = args.options[name] else { return def }
             guard let v = Float(t), v.isFinite else { throw UsageError("--\(name) must be a number, got '\(t)'") }
@@ -39,14 +47,39 @@ enum GenerateCommand {
         let params = GenerationParams(maxNewTokens: try args.int("max-new-tokens", default: 128, range: 0...1 << 20), sampling: sampling)
         try sampling.validate()
         let model = try Model.load(directory: args.positional[0])
+        var ids: [Int32]
+        var detokenizer: StreamingDetokenizer? = nil
+        if let text = args.options["ids"] {
+            ids = try LogprobsCommand.parseIds(text)
+        } else {
+            guard let tokenizer = model.tokenizer else {
+                throw ScoreError.invalidArgument("\(model.directory) has no tokenizer.json; use --ids")
+            }
+            var prompt = args.positional[1]
+            if args.flags.contains("chat") {
+                prompt = try ChatTemplate.load(directory: model.directory).render(
+                    messages: [ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
+            }
+            let chat = args.flags.contains("chat")
+            ids = try tokenizer.encode(prompt, addSpecialTokens: !chat, parseSpecial: chat || args.flags.contains("parse-special"))
+            detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
+        }
         let session = Session(model: model, seed: seed)
         let json = args.flags.contains("json")
+        var streamError: Error? = nil
         let results = try session.generate(prompts: Array(repeating: ids, count: samples), params: params) { i, token in
             if !json && i == 0 {
-                printOut("\(token) ")  // unbuffered: the user watches it stream
+                // Unbuffered: the user watches it stream.
+                if let d = detokenizer {
+                    do { printOut(try d.push(token)) } catch { streamError = error; return false }
+                } else {
+                    printOut("\(token) ")
+                }
             }
             return true
         }
+        if let streamError { throw streamError }
+        if let d = detokenizer, !json { printOut(try d.finish()) }
         if json {
             for r in results {
                 print("{\"tokens\": \(r.tokens), \"logprobs\": \(r.logProbs), \"finish_reason\": \"\(r.finishReason)\"}")
@@ -54,6 +87,10 @@ enum GenerateCommand {
         } else {
             printOut("\n")
             for (i, r) in results.enumerated() where i > 0 {
+                if let tokenizer = model.tokenizer, detokenizer != nil {
+                    printOut("sample \(i): " + (try tokenizer.decode(r.tokens, skipSpecialTokens: true)) + "\n")
+                    continue
+                }
                 printOut("sample \(i): " + r.tokens.map(String.init).joined(separator: " ") + "\n")
             }
             let fr = results.map { "\($0.finishReason)" }.joined(separator: ",")

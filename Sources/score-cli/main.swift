@@ -13,7 +13,8 @@ commands:
   info DIR                     describe a model directory
   logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing; or --text "...")
   tokenize DIR "text"          token ids of a text (DIR/tokenizer.json)
-  generate DIR --ids 1,2,3     continue a prompt (streams token ids)
+  generate DIR "prompt"        continue a prompt, streaming text (or --ids 1,2,3)
+  correct DIR --in F --out G   generate, then revise, for every problem in a JSONL file
   bench DIR [--tokens N]       time a prefill of N tokens (default 512)
   bench-decode DIR [--batch B] decode tokens/s after a prompt, B sequences at once
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
@@ -35,7 +36,8 @@ struct Command {
 let commands: [Command] = [
     Command(name: "info", help: InfoCommand.help, valueOptions: [], flagOptions: ["help", "json"], run: InfoCommand.run),
     Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "text", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
-    Command(name: "generate", help: GenerateCommand.help, valueOptions: GenerateCommand.valueOptions, flagOptions: ["help", "json"], run: GenerateCommand.run),
+    Command(name: "generate", help: GenerateCommand.help, valueOptions: GenerateCommand.valueOptions, flagOptions: ["help", "json", "chat", "parse-special"], run: GenerateCommand.run),
+    Command(name: "correct", help: CorrectCommand.help, valueOptions: CorrectCommand.valueOptions, flagOptions: ["help"], run: CorrectCommand.run),
     Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
     Command(name: "bench-decode", help: BenchCommand.decodeHelp, valueOptions: ["prompt", "new", "batch", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runDecode),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),

@@ -282,12 +282,71 @@ static void test_generation(void) {
     score_model_free(m);
 }
 
+static void test_rollouts(void) {
+    score_model *m = NULL, *plain = NULL;
+    score_session *s = NULL, *ps = NULL;
+    score_rollout *r = NULL;
+    CHECK(score_model_load(model_path("qwen2-chat"), NULL, &m) == SCORE_OK);
+    CHECK(score_model_load(model_path("qwen2"), NULL, &plain) == SCORE_OK);
+    if (m == NULL || plain == NULL) return;
+    CHECK(score_session_new(m, NULL, &s) == SCORE_OK);
+    CHECK(score_session_new(plain, NULL, &ps) == SCORE_OK);
+    const char *problems[] = {"What is 2 + 3?", "Compute 12 * 4.", "1+1"};
+    score_revise_params rp = score_revise_params_default();
+    rp.samples = 2;
+    rp.attempts = 3;
+    rp.instruction = "Check the solution above and fix it if needed.";
+    score_generate_params gp = score_generate_params_default();
+    gp.max_new_tokens = 6;
+    CHECK(score_rollout_run(s, problems, 3, &rp, &gp, &r) == SCORE_OK);
+    CHECK(score_rollout_count(r) == 6);
+    size_t problem = 9, sample = 9, n_seq = 0, n_att = 0;
+    const int32_t *seq;
+    const uint8_t *mask;
+    CHECK(score_rollout_episode(r, 3, &problem, &sample, &seq, &mask, &n_seq, &n_att) == SCORE_OK);
+    CHECK(problem == 1 && sample == 1 && n_att == 3 && n_seq > 0);
+    for (size_t a = 0; a < n_att; a++) {
+        const int32_t *tokens;
+        size_t n = 0, offset = 0;
+        const char *text = NULL;
+        CHECK(score_rollout_attempt(r, 3, a, &tokens, NULL, &n, &offset, NULL, &text) == SCORE_OK);
+        CHECK(text != NULL && offset + n <= n_seq && memcmp(seq + offset, tokens, n * sizeof *tokens) == 0);
+        for (size_t t = 0; t < n; t++) CHECK(mask[offset + t] == 1);
+        if (offset > 0) CHECK(mask[offset - 1] == 0); /* prompt or glue before each attempt */
+    }
+    CHECK_ERR(score_rollout_attempt(r, 3, 3, NULL, NULL, NULL, NULL, NULL, NULL), SCORE_ERR_INVALID_ARGUMENT, "attempt 3");
+    CHECK_ERR(score_rollout_episode(r, 6, NULL, NULL, NULL, NULL, NULL, NULL), SCORE_ERR_INVALID_ARGUMENT, "episode 6");
+    CHECK(score_rollout_count(NULL) == 0);
+    score_rollout_free(r);
+    score_rollout_free(NULL);
+
+    score_rollout *bad = NULL;
+    CHECK_ERR(score_rollout_run(ps, problems, 1, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
+    rp.samples = 0;
+    CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "samples");
+    rp.samples = 1;
+    rp.attempts = 0;
+    CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "attempts");
+    CHECK_ERR(score_rollout_run(s, problems, 0, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "n_problems is 0");
+    const char *null_problem[] = {NULL};
+    CHECK_ERR(score_rollout_run(s, null_problem, 1, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "problems[0] is NULL");
+    const char invalid_utf8[] = {(char)0xC3, (char)0x28, 0};
+    const char *invalid[] = {invalid_utf8};
+    CHECK_ERR(score_rollout_run(s, invalid, 1, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "UTF-8");
+    CHECK(bad == NULL);
+    score_session_free(s);
+    score_session_free(ps);
+    score_model_free(m);
+    score_model_free(plain);
+}
+
 int main(int argc, char **argv) {
     snprintf(models, sizeof models, "%s", argc > 1 ? argv[1] : "Tests/Fixtures/models");
     test_library();
     test_load_errors();
     test_model();
     test_generation();
+    test_rollouts();
     if (failures) {
         fprintf(stderr, "test_capi: %d failure(s)\n", failures);
         return 1;

@@ -40,6 +40,20 @@ expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 -
 expect_ok "^sample 2: " generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 5 --samples 3 --seed 7
 expect_error 1 "top_p" generate "$models/qwen2" --ids 1,2 --top-p 0
 expect_error 2 "--temperature must be a number" generate "$models/qwen2" --ids 1,2 --temperature abc
+expect_ok "finish: " generate "$models/qwen2-chat" "Hello there" --max-new-tokens 6 --temperature 0
+expect_ok "finish: " generate "$models/qwen2-chat" "What is 2+2?" --chat --max-new-tokens 6
+expect_error 1 "no tokenizer.json" generate "$models/qwen2" "text prompt"
+expect_error 2 "either a prompt text or --ids" generate "$models/qwen2-chat" "text" --ids 1,2
+printf '{"problem": "What is 2 + 3?", "answer": "5"}\n\n{"question": "1+1"}\n' >"$tmp/problems.jsonl"
+expect_ok "problems" correct "$models/qwen2-chat" --in "$tmp/problems.jsonl" --out "$tmp/attempts.jsonl" --samples 2 --max-new-tokens 4
+if [ "$(wc -l <"$tmp/attempts.jsonl")" -ne 4 ] || ! grep -q '"answer":"5"' "$tmp/attempts.jsonl"; then
+    echo "FAIL: correct wrote $(wc -l <"$tmp/attempts.jsonl") lines"; failures=$((failures+1))
+fi
+printf '{"problem": "ok"}\n{"text": "no problem field"}\n' >"$tmp/bad.jsonl"
+expect_error 1 "line 2: no \"problem\"" correct "$models/qwen2-chat" --in "$tmp/bad.jsonl" --out "$tmp/never.jsonl"
+[ -e "$tmp/never.jsonl" ] && { echo "FAIL: correct wrote output despite an error"; failures=$((failures+1)); }
+expect_error 2 "needs --in" correct "$models/qwen2-chat" --out "$tmp/x.jsonl"
+expect_error 1 "no tokenizer.json" correct "$models/qwen2" --in "$tmp/problems.jsonl" --out "$tmp/y.jsonl"
 expect_error 2 "unknown command 'frobnicate'" frobnicate
 expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
 expect_error 2 "exactly one model directory" info
@@ -102,6 +116,9 @@ grep -q '"step": 2' "$tmp/m.jsonl" || { echo "FAIL: sft metrics log lacks step 2
 [ -f "$tmp/sft-lora/adapter_model.safetensors" ] || { echo "FAIL: sft --lora-rank saved no adapter"; failures=$((failures+1)); }
 printf 'category,question,original_answer,correct_answer\nx,hello world,hello,"world, hello"\ny,world,hello,hello\n' >"$tmp/seed.csv"
 expect_ok "^trained 1 steps .* on 2 rows" sft "$tmp/withtok" --data "$tmp/seed.csv" --out "$tmp/sft-csv" --kl-coef 0.1 --kl exact
+printf '%s\n' '{"messages": [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4"}]}' '{"prompt": "Say hi", "completion": " hi"}' >"$tmp/chat.jsonl"
+expect_ok "^trained 1 steps .* on 2 rows" sft "$models/qwen2-chat" --data "$tmp/chat.jsonl" --out "$tmp/sft-chat" --batch 2
+[ -f "$tmp/sft-chat/tokenizer.json" ] || { echo "FAIL: sft checkpoint lacks the copied tokenizer.json"; failures=$((failures+1)); }
 printf 'category,question,answer\nx,hello,world\n' >"$tmp/bad.csv"
 expect_error 1 "lacks column\\(s\\) original_answer, correct_answer" sft "$tmp/withtok" --data "$tmp/bad.csv" --out "$tmp/x"
 expect_error 1 "CSV rows need the model's tokenizer" sft "$models/qwen2" --data "$tmp/seed.csv" --out "$tmp/x"

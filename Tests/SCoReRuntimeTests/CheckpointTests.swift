@@ -111,6 +111,8 @@ import SCoReRuntime
         if geteuid() != 0 {
             #expect(throws: ScoreError.self) { try trainer.save(to: tmp.file("ro/ckpt")) }
         }
+        // A location nobody can write to, root included (procfs).
+        #expect(throws: ScoreError.self) { try trainer.save(to: "/proc/score-checkpoint") }
         // A missing parent.
         #expect(throws: ScoreError.self) { try trainer.save(to: tmp.file("missing/ckpt")) }
         // Saving in the middle of an accumulation.

@@ -21,9 +21,32 @@ public final class Session: @unchecked Sendable {
                          onToken: Generator.TokenCallback? = nil) throws -> [Generation] {
         var p = params
         if !useParamsSeed { p.sampling.seed = seed }
-        p.firstStream = nextStream
-        let result = try Generator(model: model).generate(prompts: prompts, params: p, onToken: onToken)
-        nextStream += UInt64(prompts.count)
-        return result
+        p.firstStream = nextStreamBlock(prompts.count)
+        return try Generator(model: model).generate(prompts: prompts, params: p, onToken: onToken)
+    }
+
+    /// Reserves `count` random streams for one call.
+    func nextStreamBlock(_ count: Int) -> UInt64 {
+        let first = nextStream
+        nextStream &+= UInt64(count)
+        return first
+    }
+}
+
+extension Session {
+    /// The generate-then-revise loop over this session's model, which must
+    /// have a tokenizer; its chat template (or the ChatML fallback) frames
+    /// the turns.
+    public func selfCorrect(problems: [String], samples: Int, attempts: Int, format: RevisionFormat,
+                            params: GenerationParams) throws -> [Rollout] {
+        guard let tokenizer = model.tokenizer else {
+            throw ScoreError.invalidArgument("\(model.directory) has no tokenizer.json; the revise loop works on text")
+        }
+        let template = try ChatTemplate.load(directory: model.directory)
+        let loop = try RevisionLoop(model: model, codec: tokenizer, template: template, format: format)
+        var p = params
+        p.sampling.seed = seed
+        p.firstStream = nextStreamBlock(problems.count * samples * attempts)
+        return try loop.run(problems: problems, samples: samples, attempts: attempts, params: p)
     }
 }

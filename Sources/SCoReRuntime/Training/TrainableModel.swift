@@ -101,7 +101,7 @@ public final class TrainableModel: @unchecked Sendable {
         let c = config, H = c.hiddenSize, V = c.vocabSize
         let batch = PackedSequences(sequences.map(\.tokens))
         var targets = try RowTargets(sequences, batch: batch, objective: objective, vocabSize: V)
-        let store = try ActivationStore(config: c, batch: batch, loraRanks: loraRanks, checkpointing: checkpointing)
+        let store = try activationStore(for: batch)
 
         // The reference policy's final hidden states, when the KL needs them.
         var referenceHidden: FloatBuffer? = nil
@@ -141,6 +141,18 @@ public final class TrainableModel: @unchecked Sendable {
         }
         return Evaluation(loss: head.loss * inv, policyLoss: head.policyLoss * inv, kl: head.klMean * inv,
                           targetTokens: targets.targetTokens, logProbs: logProbs)
+    }
+
+    /// The last step's activation memory, reused while the batch shape stays
+    /// the same (re-allocating and faulting in hundreds of MB each step costs time).
+    private var cachedStore: (lengths: [Int], checkpointing: Bool, store: ActivationStore)?
+
+    private func activationStore(for batch: PackedSequences) throws -> ActivationStore {
+        if let c = cachedStore, c.lengths == batch.lengths, c.checkpointing == checkpointing { return c.store }
+        cachedStore = nil  // free the old one before allocating the new one
+        let store = try ActivationStore(config: config, batch: batch, loraRanks: loraRanks, checkpointing: checkpointing)
+        cachedStore = (batch.lengths, checkpointing, store)
+        return store
     }
 
     var loraRanks: [Int?] {

@@ -32,6 +32,8 @@ from ._lib import LibraryLoadError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Attempt",
+    "Episode",
     "Generation",
     "Tokenizer",
     "Detokenizer",
@@ -473,6 +475,13 @@ class Model:
         with Session(self, seed=seed) as session:
             return session.generate([prompt], **options)[0]
 
+    def self_correct(self, problems: Sequence[str], *, seed: int = 0, **options: Any) -> list:
+        """Generate, then revise (see :meth:`Session.self_correct`)."""
+        from .generation import Session
+
+        with Session(self, seed=seed) as session:
+            return session.self_correct(problems, **options)
+
     def last_logits(self, ids: TokenIds) -> List[float]:
         """Logits of the next token after ``ids`` (vocab_size values)."""
         tokens = _as_int32_array(ids)
@@ -486,7 +495,7 @@ class Model:
         finally:
             self._release()
 
-from .generation import Generation, Session  # noqa: E402  (needs the names above)
+from .generation import Attempt, Episode, Generation, Session  # noqa: E402  (needs the names above)
 from .chat import render_chat  # noqa: E402  (needs the names above)
 from .tokenizer import Detokenizer, Tokenizer  # noqa: E402  (needs the names above)
 from .training import Trainer, TrainStats  # noqa: E402  (needs the names above)

@@ -209,3 +209,167 @@ class Session:
             return results
         finally:
             score_generation_free(out)
+
+
+# --------------------------------------------------------------------------
+# The revise loop
+# --------------------------------------------------------------------------
+
+SCORE_TYPE_REVISE_PARAMS = 4
+score_rollout_p = ctypes.c_void_p
+uint8_p = ctypes.POINTER(ctypes.c_uint8)
+
+
+class ReviseParamsStruct(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("attempts", ctypes.c_int32),
+        ("samples", ctypes.c_int32),
+        ("task_prompt", ctypes.c_char_p),
+        ("system_prompt", ctypes.c_char_p),
+        ("instruction", ctypes.c_char_p),
+    ]
+
+
+if ctypes.sizeof(ReviseParamsStruct) != _lib.lib.score_sizeof(SCORE_TYPE_REVISE_PARAMS):
+    raise _lib.LibraryLoadError("ReviseParamsStruct does not match the library's score_revise_params")
+
+
+@ctypes_function("score_revise_params_default", [], ReviseParamsStruct)
+def score_revise_params_default() -> ReviseParamsStruct: ...
+
+
+@ctypes_function(
+    "score_rollout_run",
+    [score_session_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t, ctypes.POINTER(ReviseParamsStruct),
+     ctypes.POINTER(GenerateParamsStruct), ctypes.POINTER(score_rollout_p)],
+    score_status,
+)
+def score_rollout_run(*args: Any) -> int: ...
+
+
+@ctypes_function("score_rollout_count", [score_rollout_p], ctypes.c_size_t)
+def score_rollout_count(rollout: Any) -> int: ...
+
+
+@ctypes_function(
+    "score_rollout_episode",
+    [score_rollout_p, ctypes.c_size_t, size_t_p, size_t_p, ctypes.POINTER(int32_p), ctypes.POINTER(uint8_p), size_t_p, size_t_p],
+    score_status,
+)
+def score_rollout_episode(*args: Any) -> int: ...
+
+
+@ctypes_function(
+    "score_rollout_attempt",
+    [score_rollout_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(int32_p), ctypes.POINTER(float_p), size_t_p,
+     size_t_p, int32_p, ctypes.POINTER(ctypes.c_char_p)],
+    score_status,
+)
+def score_rollout_attempt(*args: Any) -> int: ...
+
+
+@ctypes_function("score_rollout_free", [score_rollout_p], None)
+def score_rollout_free(rollout: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt: its text, token ids, log-probs, where it starts in the
+    episode's sequence, and why it ended."""
+
+    text: str
+    tokens: Tuple[int, ...]
+    logprobs: Tuple[float, ...]
+    offset: int
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class Episode:
+    """All attempts of one sample of one problem. ``sequence`` is everything
+    the model saw; ``loss_mask[i]`` is 1 where the model sampled sequence[i]."""
+
+    problem: int
+    sample: int
+    attempts: Tuple[Attempt, ...]
+    sequence: Tuple[int, ...]
+    loss_mask: Tuple[int, ...]
+
+
+def _gen_params(max_new_tokens: int, temperature: float, top_k: int, top_p: float, min_p: float,
+                repetition_penalty: float) -> GenerateParamsStruct:
+    from . import _check_int32
+
+    gp = score_generate_params_default()
+    gp.max_new_tokens = _check_int32(max_new_tokens, "max_new_tokens")
+    gp.temperature = float(temperature)
+    gp.top_k = _check_int32(top_k, "top_k")
+    gp.top_p = float(top_p)
+    gp.min_p = float(min_p)
+    gp.repetition_penalty = float(repetition_penalty)
+    return gp
+
+
+def _self_correct(session: "Session", problems: Sequence[str], *, samples: int = 1, attempts: int = 2,
+                  instruction: Optional[str] = None, task_prompt: Optional[str] = None,
+                  system_prompt: Optional[str] = None, max_new_tokens: int = 256, temperature: float = 1.0,
+                  top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0,
+                  repetition_penalty: float = 1.0) -> List[Episode]:
+    from . import ScoreError, _check, _check_int32
+
+    if session._handle is None:
+        raise ScoreError(_lib.SCORE_ERR_INVALID_ARGUMENT, "session is closed")
+    if isinstance(problems, str):
+        raise TypeError("problems must be a list of strings, not one string")
+    encoded = [p.encode("utf-8") if isinstance(p, str) else p for p in problems]
+    if not all(isinstance(p, bytes) for p in encoded):
+        raise TypeError("problems must be strings")
+    array = (ctypes.c_char_p * max(1, len(encoded)))(*encoded)
+    rp = score_revise_params_default()
+    rp.samples = _check_int32(samples, "samples")
+    rp.attempts = _check_int32(attempts, "attempts")
+    keep = []  # the bytes must outlive the call
+    for field, value in (("instruction", instruction), ("task_prompt", task_prompt), ("system_prompt", system_prompt)):
+        if value is not None:
+            b = value.encode("utf-8")
+            keep.append(b)
+            setattr(rp, field, b)
+    gp = _gen_params(max_new_tokens, temperature, top_k, top_p, min_p, repetition_penalty)
+    out = score_rollout_p()
+    with session._lock:
+        handle = session._model._acquire()
+        try:
+            _check(score_rollout_run(session._handle, array, len(encoded), ctypes.byref(rp), ctypes.byref(gp),
+                                     ctypes.byref(out)))
+        finally:
+            session._model._release()
+    try:
+        episodes = []
+        for i in range(score_rollout_count(out)):
+            problem, sample, n_seq, n_att = (ctypes.c_size_t() for _ in range(4))
+            seq, mask = int32_p(), uint8_p()
+            _check(score_rollout_episode(out, i, ctypes.byref(problem), ctypes.byref(sample), ctypes.byref(seq),
+                                         ctypes.byref(mask), ctypes.byref(n_seq), ctypes.byref(n_att)))
+            attempts_out = []
+            for a in range(n_att.value):
+                tokens, lps = int32_p(), float_p()
+                n, offset = ctypes.c_size_t(), ctypes.c_size_t()
+                finish, text = ctypes.c_int32(), ctypes.c_char_p()
+                _check(score_rollout_attempt(out, i, a, ctypes.byref(tokens), ctypes.byref(lps), ctypes.byref(n),
+                                             ctypes.byref(offset), ctypes.byref(finish), ctypes.byref(text)))
+                attempts_out.append(Attempt((text.value or b"").decode("utf-8", "replace"), tuple(tokens[:n.value]),
+                                            tuple(lps[:n.value]), offset.value,
+                                            FINISH_REASONS.get(finish.value, str(finish.value))))
+            episodes.append(Episode(problem.value, sample.value, tuple(attempts_out), tuple(seq[:n_seq.value]),
+                                    tuple(mask[:n_seq.value])))
+        return episodes
+    finally:
+        score_rollout_free(out)
+
+
+Session.self_correct = _self_correct  # type: ignore[attr-defined]
+Session.self_correct.__doc__ = """Generate, then revise: ``attempts`` attempts for each of ``samples``
+samples of every problem; attempt t+1 sees the problem, all earlier attempts'
+own tokens and the instruction. Returns one :class:`Episode` per sample,
+problem-major."""

@@ -81,3 +81,35 @@ def test_bad_prompts():
             s.generate([[]])
         with pytest.raises(score.ScoreError, match="vocabulary"):
             s.generate([[1, 999]])
+
+
+def test_self_correct_token_in_token_out():
+    with score.Model.load(MODELS / "qwen2-chat") as model:
+        episodes = model.self_correct(["What is 2 + 3?", "Compute 12 * 4."], samples=2, attempts=2,
+                                      max_new_tokens=8, seed=3)
+        assert [(e.problem, e.sample) for e in episodes] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+        for e in episodes:
+            assert len(e.attempts) == 2 and len(e.sequence) == len(e.loss_mask)
+            for a in e.attempts:
+                assert e.sequence[a.offset:a.offset + len(a.tokens)] == a.tokens
+                assert all(e.loss_mask[a.offset + i] == 1 for i in range(len(a.tokens)))
+            assert sum(e.loss_mask) == sum(len(a.tokens) for a in e.attempts)
+            # Teacher forcing the whole conversation reproduces the sampled log-probs.
+            lp = model.logprobs(list(e.sequence))
+            for a in e.attempts:
+                for i, v in enumerate(a.logprobs):
+                    assert abs(lp[a.offset + i - 1] - v) < 1e-4
+        assert episodes[0].attempts[0].tokens != episodes[1].attempts[0].tokens
+
+
+def test_self_correct_errors():
+    with score.Model.load(MODELS / "qwen2") as plain:
+        with pytest.raises(score.ScoreError, match="tokenizer"):
+            plain.self_correct(["x"])
+    with score.Model.load(MODELS / "qwen2-chat") as model:
+        with pytest.raises(score.ScoreError, match="samples"):
+            model.self_correct(["x"], samples=0)
+        with pytest.raises(score.ScoreError, match="n_problems"):
+            model.self_correct([])
+        with pytest.raises(TypeError):
+            model.self_correct("not a list")
