@@ -381,7 +381,8 @@ enum {
     SCORE_FINISH_STOP_TOKEN = 0,   /* an EOS/stop id was generated (it is the last token) */
     SCORE_FINISH_LENGTH = 1,       /* max_new_tokens reached */
     SCORE_FINISH_ABORTED = 2,      /* the token callback returned false */
-    SCORE_FINISH_CONTEXT_FULL = 3  /* no room left in the context window */
+    SCORE_FINISH_CONTEXT_FULL = 3, /* no room left in the context window */
+    SCORE_FINISH_STOP_STRING = 4   /* the text contains a stop string */
 };
 
 typedef struct score_generate_params {
@@ -396,6 +397,11 @@ typedef struct score_generate_params {
      * (n_stop_ids may then be 0: no stop token at all). */
     const int32_t *stop_ids;
     size_t n_stop_ids;
+    /* UTF-8 texts that end a sequence once the generated text contains one,
+     * across token boundaries (needs the model's tokenizer). The tokens are
+     * kept; finish reason SCORE_FINISH_STOP_STRING. */
+    const char *const *stop_strings;
+    size_t n_stop_strings;
 } score_generate_params;
 
 score_generate_params score_generate_params_default(void);

@@ -32,7 +32,8 @@ _Static_assert(offsetof(score_model_info, n_params) == 72, "score_model_info lay
 _Static_assert(sizeof(score_model_info) == 128, "score_model_info layout");
 _Static_assert(sizeof(score_session_params) == 16, "score_session_params layout");
 _Static_assert(offsetof(score_generate_params, stop_ids) == 32, "score_generate_params layout");
-_Static_assert(sizeof(score_generate_params) == 48, "score_generate_params layout");
+_Static_assert(offsetof(score_generate_params, stop_strings) == 48, "score_generate_params layout");
+_Static_assert(sizeof(score_generate_params) == 64, "score_generate_params layout");
 _Static_assert(offsetof(score_trainer_params, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(score_trainer_params, learning_rate) == 20, "score_trainer_params layout");
 _Static_assert(offsetof(score_trainer_params, seed) == 80, "score_trainer_params layout");

@@ -71,7 +71,7 @@ public func score_session_free(_ session: OpaquePointer?) {
 public func score_generate_params_default() -> score_generate_params {
     score_generate_params(struct_size: UInt32(MemoryLayout<score_generate_params>.size),
                           max_new_tokens: 128, temperature: 1, top_k: 0, top_p: 1, min_p: 0,
-                          repetition_penalty: 1, stop_ids: nil, n_stop_ids: 0)
+                          repetition_penalty: 1, stop_ids: nil, n_stop_ids: 0, stop_strings: nil, n_stop_strings: 0)
 }
 
 /// The Swift generation parameters a C params struct describes.
@@ -84,10 +84,19 @@ func generationParams(_ p: score_generate_params) throws -> GenerationParams {
     } else if p.n_stop_ids != 0 {
         throw ScoreError.invalidArgument("stop_ids is NULL but n_stop_ids is \(p.n_stop_ids)")
     }
+    var stopStrings: [String] = []
+    if let texts = p.stop_strings {
+        guard p.n_stop_strings <= 1 << 16 else { throw ScoreError.invalidArgument("n_stop_strings \(p.n_stop_strings) is absurdly large") }
+        stopStrings = try (0..<p.n_stop_strings).map { try String(argument: texts[$0], name: "stop_strings[\($0)]") }
+    } else if p.n_stop_strings != 0 {
+        throw ScoreError.invalidArgument("stop_strings is NULL but n_stop_strings is \(p.n_stop_strings)")
+    }
     let sampling = SamplingParams(temperature: p.temperature, topK: Int(p.top_k), topP: p.top_p, minP: p.min_p,
                                   repetitionPenalty: p.repetition_penalty)
     try sampling.validate()
-    return GenerationParams(maxNewTokens: Int(p.max_new_tokens), sampling: sampling, stopTokenIds: stops)
+    var params = GenerationParams(maxNewTokens: Int(p.max_new_tokens), sampling: sampling, stopTokenIds: stops)
+    params.stopStrings = stopStrings
+    return params
 }
 
 @c @implementation

@@ -266,6 +266,12 @@ static void test_generation(void) {
     bad = score_generate_params_default();
     bad.n_stop_ids = 3;
     CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "stop_ids is NULL");
+    bad = score_generate_params_default();
+    bad.n_stop_strings = 1;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "stop_strings is NULL");
+    const char *stops[] = {"x"};
+    bad.stop_strings = stops;
+    CHECK_ERR(score_generate(s, prompts, lengths, 2, &bad, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "tokenizer");
     CHECK_ERR(score_generate(s, prompts, lengths, 0, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "n_prompts is 0");
     CHECK_ERR(score_generate(s, NULL, lengths, 2, NULL, NULL, NULL, &g1), SCORE_ERR_INVALID_ARGUMENT, "NULL");
     const size_t empty[] = {3, 0};

@@ -197,3 +197,38 @@ import SCoReRuntime
         #expect(abs(Double(s.logProb) - (1.5 - lse)) < 1e-5)
     }
 }
+
+@Suite struct StopStringTests {
+    @Test func stopStringAcrossTokenBoundaries() throws {
+        let model = try Model.load(directory: Fixtures.model("qwen2-chat"))
+        let tokenizer = try #require(model.tokenizer)
+        let prompt = try tokenizer.encode("Tell me a story about numbers 123", addSpecialTokens: false)
+        let free = try Generator(model: model).generate(prompts: [prompt], params: GenerationParams(maxNewTokens: 40, sampling: .greedy, stopTokenIds: []))[0]
+        // Pieces as streamed; pick a boundary between two clean pieces.
+        let pieces = try free.tokens.map { try tokenizer.decode([$0]) }
+        func clean(_ i: Int) -> Bool {
+            let pair: String = pieces[i] + pieces[i + 1]
+            return !pieces[i].isEmpty && !pieces[i + 1].isEmpty && !pair.contains("\u{FFFD}")
+        }
+        let k = try #require((1..<(pieces.count - 1)).first(where: clean))
+        let stop = String(pieces[k].last!) + String(pieces[k + 1].first!)
+        var params = GenerationParams(maxNewTokens: 40, sampling: .greedy, stopTokenIds: [])
+        params.stopStrings = ["never-appears-\u{1F600}", stop]
+        let stopped = try Generator(model: model).generate(prompts: [prompt], params: params)[0]
+        #expect(stopped.finishReason == .stopString)
+        #expect(Array(free.tokens.prefix(stopped.tokens.count)) == stopped.tokens)
+        let text = try tokenizer.decode(stopped.tokens)
+        #expect(text.contains(stop))
+        #expect(!(try tokenizer.decode(Array(stopped.tokens.dropLast()))).contains(stop))
+        #expect(stopped.tokens.count <= k + 2)
+    }
+
+    @Test func stopStringsNeedATokenizer() throws {
+        let model = try Model.load(directory: Fixtures.model("qwen2"))
+        var params = GenerationParams(maxNewTokens: 4)
+        params.stopStrings = ["x"]
+        #expect(throws: ScoreError.self) { try Generator(model: model).generate(prompts: [[1, 2]], params: params) }
+        params.stopStrings = [""]  // empty stop strings are ignored
+        #expect(try Generator(model: model).generate(prompts: [[1, 2]], params: params)[0].tokens.count > 0)
+    }
+}

@@ -6,6 +6,10 @@ public struct GenerationParams: Sendable {
     /// Tokens that end a sequence (kept in the output, as transformers does);
     /// nil means the model's EOS ids from config.json and generation_config.json.
     public var stopTokenIds: [Int32]? = nil
+    /// Texts that end a sequence as soon as the generated text contains one,
+    /// wherever token boundaries fall (the tokens are kept, as transformers
+    /// does). Needs the model's tokenizer.
+    public var stopStrings: [String] = []
     /// Index of the first sequence's random stream; sequence i uses stream
     /// firstStream + i, so the same (seed, stream) gives the same sample
     /// whatever else is in the batch.
@@ -29,6 +33,8 @@ public enum FinishReason: Int32, Sendable {
     case aborted = 2
     /// The context window is full.
     case contextFull = 3
+    /// The generated text contains one of the stop strings.
+    case stopString = 4
 }
 
 /// One generated continuation: token ids with their log-probabilities under
@@ -145,6 +151,7 @@ public struct Generator {
         var rngs = (0..<states.count).map {
             RandomStream(seed: params.sampling.seed, stream: streams?[$0] ?? params.firstStream + UInt64($0))
         }
+        var stopWatch = try StopStringWatch(params.stopStrings, tokenizer: model.tokenizer, sequences: states.count)
         var active = Array(states.indices)
         let scratch = FloatBuffer(count: V, zeroed: false)
         while !active.isEmpty {
@@ -163,6 +170,8 @@ public struct Generator {
                     results[i].finishReason = .aborted
                 } else if stopIds.contains(sampled.token) {
                     results[i].finishReason = .stopToken
+                } else if try stopWatch.sees(sampled.token, in: i) {
+                    results[i].finishReason = .stopString
                 } else if results[i].tokens.count >= params.maxNewTokens {
                     results[i].finishReason = .length
                 } else if states[i].cache.count + 1 > context {
@@ -200,5 +209,35 @@ public struct Generator {
                                    b: model.weights.lmHead, ldb: H, c: out.pointer, ldc: V)
         }
         return out
+    }
+}
+
+/// Watches each sequence's decoded text for stop strings. Text arrives
+/// through a streaming detokenizer (never half a character), and only the
+/// last (longest stop string + new piece) characters are searched, so a stop
+/// string split across several tokens is still found.
+struct StopStringWatch {
+    let stops: [String]
+    let longest: Int
+    var detokenizers: [StreamingDetokenizer] = []
+    var tails: [String] = []
+
+    init(_ stops: [String], tokenizer: Tokenizer?, sequences: Int) throws {
+        self.stops = stops.filter { !$0.isEmpty }
+        longest = self.stops.map(\.count).max() ?? 0
+        guard !self.stops.isEmpty else { return }
+        guard let tokenizer else { throw ScoreError.invalidArgument("stop strings need the model's tokenizer.json") }
+        detokenizers = (0..<sequences).map { _ in StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: false) }
+        tails = Array(repeating: "", count: sequences)
+    }
+
+    mutating func sees(_ token: Int32, in sequence: Int) throws -> Bool {
+        guard !stops.isEmpty else { return false }
+        let piece = try detokenizers[sequence].push(token)
+        if piece.isEmpty { return false }
+        let text = tails[sequence] + piece
+        if stops.contains(where: { text.contains($0) }) { return true }
+        tails[sequence] = String(text.suffix(max(0, longest - 1)))
+        return false
     }
 }

@@ -17,7 +17,7 @@ from ._lib import ctypes_function, score_model_p, score_status, size_t_p, int32_
 SCORE_TYPE_SESSION_PARAMS = 2
 SCORE_TYPE_GENERATE_PARAMS = 3
 
-FINISH_REASONS = {0: "stop_token", 1: "length", 2: "aborted", 3: "context_full"}
+FINISH_REASONS = {0: "stop_token", 1: "length", 2: "aborted", 3: "context_full", 4: "stop_string"}
 
 score_session_p = ctypes.c_void_p
 score_generation_p = ctypes.c_void_p
@@ -40,6 +40,8 @@ class GenerateParamsStruct(ctypes.Structure):
         ("repetition_penalty", ctypes.c_float),
         ("stop_ids", int32_p),
         ("n_stop_ids", ctypes.c_size_t),
+        ("stop_strings", ctypes.POINTER(ctypes.c_char_p)),
+        ("n_stop_strings", ctypes.c_size_t),
     ]
 
 
@@ -152,6 +154,7 @@ class Session:
         min_p: float = 0.0,
         repetition_penalty: float = 1.0,
         stop_ids: Optional[Sequence[int]] = None,
+        stop_strings: Optional[Sequence[str]] = None,
         on_token: Optional[TokenCallback] = None,
     ) -> List[Generation]:
         """Continues every prompt (a list of token-id lists) in one batch."""
@@ -176,6 +179,12 @@ class Session:
             stops = _as_int32_array(stop_ids) if len(stop_ids) else None
             gp.stop_ids = ctypes.cast(stops, int32_p) if stops is not None else ctypes.cast((ctypes.c_int32 * 1)(), int32_p)
             gp.n_stop_ids = len(stop_ids)
+
+        if stop_strings:
+            encoded_stops = [t.encode("utf-8") for t in stop_strings]
+            stop_array = (ctypes.c_char_p * len(encoded_stops))(*encoded_stops)
+            gp.stop_strings = ctypes.cast(stop_array, ctypes.POINTER(ctypes.c_char_p))
+            gp.n_stop_strings = len(encoded_stops)
 
         errors: List[BaseException] = []
 

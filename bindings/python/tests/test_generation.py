@@ -113,3 +113,17 @@ def test_self_correct_errors():
             model.self_correct([])
         with pytest.raises(TypeError):
             model.self_correct("not a list")
+
+
+def test_stop_strings():
+    with score.Model.load(MODELS / "qwen2-chat") as model:
+        tok = model.tokenizer
+        prompt = tok.encode("Tell me a story about numbers 123", add_special=False)
+        free = model.generate(prompt, max_new_tokens=30, temperature=0, stop_ids=[])
+        text = tok.decode(list(free.tokens))
+        clean = [c for c in text if c != "\ufffd" and not c.isspace()]
+        stop = clean[len(clean) // 2]
+        g = model.generate(prompt, max_new_tokens=30, temperature=0, stop_ids=[], stop_strings=[stop])
+        assert g.finish_reason == "stop_string"
+        assert stop in tok.decode(list(g.tokens))
+        assert free.tokens[:len(g.tokens)] == g.tokens
