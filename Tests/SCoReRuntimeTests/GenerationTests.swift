@@ -232,3 +232,25 @@ import SCoReRuntime
         #expect(try Generator(model: model).generate(prompts: [[1, 2]], params: params)[0].tokens.count > 0)
     }
 }
+
+@Suite struct ConcurrentSessionTests {
+    /// Sessions over one model on several threads at once give the results
+    /// each gives alone (the model is immutable; sessions own their state).
+    @Test func sessionsShareAModelAcrossThreads() async throws {
+        let model = try Model.load(directory: Fixtures.model("qwen3"))
+        let prompts: [[Int32]] = [[1, 2, 3], [9, 8, 7, 6], [5, 5], [100, 3, 44]]
+        let params = GenerationParams(maxNewTokens: 24, sampling: SamplingParams(temperature: 0.9, topK: 30))
+        let alone = try prompts.enumerated().map { i, p in
+            try Session(model: model, seed: UInt64(i)).generate(prompts: [p, p], params: params)
+        }
+        let together = try await withThrowingTaskGroup(of: (Int, [Generation]).self) { group in
+            for (i, p) in prompts.enumerated() {
+                group.addTask { (i, try Session(model: model, seed: UInt64(i)).generate(prompts: [p, p], params: params)) }
+            }
+            var out = [[Generation]](repeating: [], count: prompts.count)
+            for try await (i, g) in group { out[i] = g }
+            return out
+        }
+        #expect(together == alone)
+    }
+}
