@@ -531,7 +531,7 @@ typedef struct score_trainer_params {
     float kl_coefficient;      /* beta >= 0; default 0 */
     int32_t aggregation;       /* SCORE_AGGREGATE_*; default TOKEN_MEAN */
     bool activation_checkpointing; /* recompute activations per layer; default false */
-    int32_t n_threads;         /* 0 = leave the process setting; default 0 */
+    int32_t n_threads;         /* > 0: set the process-wide thread count (as score_set_n_threads); 0 = leave it */
     uint64_t seed;             /* LoRA initialisation and RNG; default 0 */
 } score_trainer_params;
 

@@ -12,7 +12,9 @@ Writes, for every family below:
     Tests/Fixtures/tokenizers/<family>/tokenizer_config.json
     Tests/Fixtures/tokenizers/<family>/expected.json
 
-and Tests/Fixtures/tokenizers/unicode_classes.json: the character classes
+Tests/Fixtures/tokenizers/normalization.json: the reference's NFC, NFD, NFKD and
+NFKC of ~200 tricky strings and of every code point with a decomposition (in
+runs, so neighbours interact), and Tests/Fixtures/tokenizers/unicode_classes.json: the character classes
 (letter, number, whitespace, other) that the reference's regex engine
 (Oniguruma inside `tokenizers`) gives every code point, as ranges.
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sys
 import unicodedata
 from pathlib import Path
@@ -97,6 +100,24 @@ WHITESPACE = [
     "line\r\nbreaks\n\n\nand\r\n\r\nmore",
     "trailing spaces     ",
     "\n\n  \n leading newlines",
+]
+
+# Compatibility characters, for the NFKC family (its corpus is the mixed one plus these).
+COMPATIBILITY = [
+    "ＡＢＣ１２３ full-width Ｌａｔｉｎ ａｎｄ ｄｉｇｉｔｓ！？",
+    "ﬁne ﬂour, ﬀ ﬃ ﬄ ligatures; ĳ ǆ ǈ",
+    "x² + y³ = z⁴, H₂O and CO₂, 10⁻⁹ m",
+    "①②③ ⑩ ⑳ circled, ⑴ ⒜ parenthesized, ⒈ ⒉ full stops",
+    "Ⅻ Ⅳ ⅸ ⅿ roman numerals, ½ ¼ ¾ ⅓ fractions",
+    "ｶﾀｶﾅ ﾊﾝｶｸ ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ half-width katakana",
+    "ㄱㄴㄷ ㅏㅑㅓ compatibility jamo ㅎㅏㄴ ㄱㅡㄹ",
+    "㎏ ㎞ ㎡ ㏄ ㍻ ㍿ ㋿ ㈱ ㊤ squared",
+    "a\u00a0b\u00a0c no-break spaces\u2007and\u202ffigure",
+    "ﷺ ﻻ ﻷ ﭐ ﮔ Arabic presentation forms ﷲ",
+    "e\u0301\u0323 o\u0323\u0302 a\u0328\u0301 combining sequences",
+    "™ ℡ № ℃ ℉ Ω K Å µ ſ symbols",
+    "𝐀𝐁𝐂 𝑥𝑦𝑧 𝔄𝔅 𝟎𝟏𝟐 math alphanumerics",
+    "…  ‥ ′″‴ ‼ ⁇ punctuation",
 ]
 
 
@@ -369,6 +390,18 @@ def family_misc() -> tuple[Tokenizer, dict]:
     return tok, config
 
 
+def family_nfkc() -> tuple[Tokenizer, dict]:
+    """NFKC + Lowercase normalizers in front of a byte-level BPE."""
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.train_from_iterator(training_corpus() + COMPATIBILITY * 4, byte_level_trainer(700, ["<|endoftext|>"]))
+    config = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "tokenizer_class": "PreTrainedTokenizerFast"}
+    return tok, config
+
+
 FAMILIES = {
     "gpt2": family_gpt2,
     "gpt2-legacy-merges": family_gpt2_legacy,
@@ -378,7 +411,14 @@ FAMILIES = {
     "llama2": family_llama2,
     "mistral": family_mistral,
     "misc": family_misc,
+    "nfkc": family_nfkc,
 }
+
+# Families whose test strings add the compatibility corpus and its variants.
+EXTRA_TEXTS = {"nfkc": lambda: COMPATIBILITY + [t.upper() for t in COMPATIBILITY] + [
+    "ＨＥＬＬＯ ｗｏｒｌｄ", "ﬁ", "x²", "①", "Ⅻ", "ｶﾀｶﾅ", "ㄱㅏ", "㎏", "㍻", "\u00a0", "ﻻ", "ǅ", "ẛ\u0323", "ᄀ\u1161\u11a8",
+    "\u1100\u1161 \u3131\u314f \uac00\u11a8", "Å\u0327", "ﬃ<|endoftext|>ﬁ", "<|endoftext|>",
+]}
 
 SPLIT_PATTERNS = {"llama3": LLAMA3_PATTERN, "qwen2": QWEN2_PATTERN, "gpt2": GPT2_PATTERN}
 
@@ -436,6 +476,60 @@ def record(name: str, tok: Tokenizer, texts: list[str]) -> dict:
             "vocab_size": tok.get_vocab_size(with_added_tokens=True), "cases": cases}
 
 
+def normalization_strings() -> list[str]:
+    """~200 tricky strings: hand-picked ones, then seeded random mixtures of
+    bases, combining marks of many classes, compatibility characters, Hangul
+    and conjoining jamo, and characters newer than the reference's tables."""
+    cases = COMPATIBILITY + [
+        "", "a", "abc", "\u00e9", "e\u0301", "\u0301", "\u0301e", "\u0301\u0301a",
+        "a\u0323\u0301", "a\u0301\u0323", "\u1e9b\u0323", "\u1e0b\u0323", "\u1e0d\u0307", "q\u0307\u0323",
+        "\u212b \u2126 \u212a", "\u0344 \u0f73 \u0f75 \u0f81", "\u0958 \u09dc \ufb1d \u2adc", "\u1f71 \u1fbb \u0387 \u037e",
+        "\uac00 \uac01 \ud7a3", "\u1100\u1161", "\u1100\u1161\u11a8", "\uac00\u11a8", "\uac01\u11a8", "\u1100\u1100\u1161",
+        "\u3131\u314f\u3131", "\u3200 \u320e \u321e \u3260 \u326e", "\uffa1\uffc2 half-width jamo",
+        "\u0b47\u0b3e \u0b47\u0300\u0b3e \u0dd9\u0dcf\u0dca", "\u1025\u102e", "\u3046\u3099 \u304b\u3099 \uff76\uff9e",
+        "\u00a8\u0301 \u1fee \u0385", "\u03d3 \u03d4 \u03d2\u0301", "\u2460\u0301", "\u00bd\u0301",
+        "\ufdfa", "\ufdfb", "\u3300 \u3357 \u337f", "\U0001d400\U0001d7ce \U0001f100 \U0001f12a",
+        "\U0001f16a \U0001f16b \U0001f16c", "\u32ff \ua7f2 \U0001fbf0", "\U00011935\U00011930 \U00011938",
+        "a\u1dfa\u0301 a\u0301\u1dfa", "\U00016d63\U00016d67 \U00016d68", "\U000113c2\U000113c9",
+        "\U0002f800 \U0002fa1d \uf900 \ufa6d", "\u2000\u2001\u2002\u2003\u3000", "\u1d2c\u1d43\u1d9c \u2071\u207f",
+        "\u00aa\u00ba \u00b5 \u017f\u0307", "\u0132\u0133 \u013f\u0140 \u0149 \u01c4\u01c5\u01c6",
+        "\u0675 \u0676 \u0677 \u0678", "\u0e33 \u0eb3 \u0edc", "\u2474\u24b6\u24d0\u24ea", "\u2026\u2025\u2024",
+        "\uff5e\uff5f\uffe0\uffe6\uffe8\uffee", "\ufe30\ufe31\ufe4f\ufe50\ufe6b", "\ufb00\ufb06\ufb13\ufb17",
+        "\u1e9e\u00df\u1e9b", "\u0340\u0341\u0343\u0374", "\u2329\u232a\u3008", "a\u034f\u0301", "\U0001d15e\U0001d1bb",
+    ]
+    rng = random.Random(20240517)
+    bases = list("aeiouAEOnNcCsSzZ") + ["\u03b1", "\u03c9", "\u0438", "\u0415", "\u3046", "\u304b", "\u1100", "\uac00", " "]
+    marks = ["\u0300", "\u0301", "\u0302", "\u0303", "\u0308", "\u030a", "\u030c", "\u0323", "\u0327", "\u0328",
+             "\u0331", "\u0345", "\u05b0", "\u0651", "\u093c", "\u3099", "\u309a", "\u1161", "\u11a8", "\u1dfa", "\u0f72"]
+    compat = ["\ufb01", "\u00b2", "\u2460", "\u216b", "\uff76", "\uff9e", "\u3131", "\u314f", "\u338f", "\u337b",
+              "\u00a0", "\ufefb", "\uff21", "\uff10", "\u1e9b", "\u01c5", "\u2126", "\u0344", "\u1f71", "\U0001d400", "\u2024"]
+    pools = [bases, marks, compat]
+    while len(cases) < 200:
+        n = rng.randint(1, 12)
+        cases.append("".join(rng.choice(rng.choice(pools)) for _ in range(n)))
+    return cases
+
+
+def decomposable_runs(run: int = 48) -> list[str]:
+    """Every code point with a decomposition in the reference (and a sample of
+    Hangul syllables), and every combining mark after a base, in runs."""
+    nfkd = normalizers.NFKD()
+    points = [cp for cp in range(0x110000)
+              if not 0xD800 <= cp <= 0xDFFF and not 0xAC00 <= cp <= 0xD7A3 and nfkd.normalize_str(chr(cp)) != chr(cp)]
+    points += list(range(0xAC00, 0xD7A4, 97))
+    runs = ["".join(chr(cp) for cp in points[i:i + run]) for i in range(0, len(points), run)]
+    marks = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and unicodedata.combining(chr(cp))]
+    runs += ["a" + "".join(chr(cp) for cp in marks[i:i + run // 2]) for i in range(0, len(marks), run // 2)]
+    return runs
+
+
+def normalization() -> dict:
+    forms = {"nfc": normalizers.NFC(), "nfd": normalizers.NFD(), "nfkd": normalizers.NFKD(), "nfkc": normalizers.NFKC()}
+    cases = [{"text": t, **{k: n.normalize_str(t) for k, n in forms.items()}} for t in normalization_strings()]
+    runs = [{"text": t, **{k: n.normalize_str(t) for k, n in forms.items() if k != "nfc"}} for t in decomposable_runs()]
+    return {"tokenizers_version": tokenizers.__version__, "cases": cases, "runs": runs}
+
+
 def unicode_classes() -> dict:
     """Classes of every code point as GPT-2's pattern (Oniguruma) sees them:
     L (\\p{L}), N (\\p{N}), S (\\s), O (anything else). Stored as ranges."""
@@ -481,9 +575,12 @@ def main() -> None:
         (directory / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         # Record from the file as written, so the fixture and the reference agree.
         reloaded = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        expected = record(name, reloaded, texts)
+        expected = record(name, reloaded, texts + EXTRA_TEXTS.get(name, list)())
         (directory / "expected.json").write_text(json.dumps(expected, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"{name}: vocab {expected['vocab_size']}, {len(texts)} cases")
+        print(f"{name}: vocab {expected['vocab_size']}, {len(expected['cases'])} cases")
+    if not only or "normalization" in only:
+        (OUT / "normalization.json").write_text(json.dumps(normalization(), ensure_ascii=False) + "\n", encoding="utf-8")
+        print("normalization.json written")
     if not only or "unicode" in only:
         (OUT / "unicode_classes.json").write_text(json.dumps(unicode_classes()) + "\n", encoding="utf-8")
         print("unicode_classes.json written")

@@ -12,7 +12,7 @@ enum TokenizerFixtures {
         return testsDir + "/Fixtures/tokenizers"
     }()
 
-    static let families = ["gpt2", "gpt2-legacy-merges", "llama3", "qwen2", "smollm2", "llama2", "mistral", "misc"]
+    static let families = ["gpt2", "gpt2-legacy-merges", "llama3", "qwen2", "smollm2", "llama2", "mistral", "misc", "nfkc"]
 
     static func directory(_ family: String) -> String { root + "/" + family }
 

@@ -1,13 +1,14 @@
 // Normalizers: text -> text before pre-tokenization, applied to each piece
 // of the input between added tokens (as `tokenizers` does).
 //
-// NFC comes from the standard library (`String._nfcCodeUnits`, the
-// normaliser behind String's canonical equivalence). The standard library
-// has no compatibility (NFKC/NFKD) mappings and we ship without ICU, so NFKC,
-// NFD and NFKD are load errors rather than approximations.
+// NFC, NFD, NFKD and NFKC use our own tables, generated from the reference
+// (UnicodeNormalization.swift): `tokenizers` normalizes with Unicode 9.0
+// data, and the standard library's NFC (Unicode 17) composes characters
+// assigned since then differently, so it would not match the reference.
 
 indirect enum Normalizer: Sendable {
     case nfc
+    case unicode(UnicodeNormalization.Form)
     case lowercase
     case prepend(String)
     case replace(pattern: String, content: String)
@@ -19,6 +20,9 @@ indirect enum Normalizer: Sendable {
         guard let type = json["type"]?.stringValue else { throw ScoreError.format("\(context): normalizer without a \"type\"") }
         switch type {
         case "NFC": return .nfc
+        case "NFD": return .unicode(.nfd)
+        case "NFKD": return .unicode(.nfkd)
+        case "NFKC": return .unicode(.nfkc)
         case "Lowercase": return .lowercase
         case "Prepend":
             guard let p = json["prepend"]?.stringValue else { throw ScoreError.format("\(context): Prepend normalizer without \"prepend\"") }
@@ -40,8 +44,10 @@ indirect enum Normalizer: Sendable {
     func apply(_ text: [UInt8]) -> [UInt8] {
         switch self {
         case .nfc:
-            if text.allSatisfy({ $0 < 0x80 }) { return text }
-            return String(decoding: text, as: UTF8.self)._nfcCodeUnits
+            if text.allSatisfy({ $0 < 0x80 }) { return text }  // ASCII is always NFC
+            return UnicodeNormalization.normalize(text, .nfc)
+        case .unicode(let form):
+            return UnicodeNormalization.normalize(text, form)
         case .lowercase:
             return Self.lowercased(text)
         case .prepend(let p):

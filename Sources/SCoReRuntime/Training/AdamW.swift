@@ -42,15 +42,17 @@ public enum AdamW {
         let stepSize = Float(lr / (1 - pow(b1, Double(t))))
         let correction2 = Float((1 - pow(b2, Double(t))).squareRoot())
         let w1 = 1 - c.beta1, w2 = 1 - c.beta2, beta2 = c.beta2, eps = c.epsilon
-        for i in 0..<count {
-            let g = grads[i]
-            var p = values[i] * decay
-            let mi = m[i] + w1 * (g - m[i])
-            let vi = v[i] * beta2 + w2 * g * g
-            m[i] = mi
-            v[i] = vi
-            p -= stepSize * (mi / (vi.squareRoot() / correction2 + eps))
-            values[i] = p
+        Parallel.chunks(count, grain: 1 << 15) { range in
+            for i in range {
+                let g = grads[i]
+                var p = values[i] * decay
+                let mi = m[i] + w1 * (g - m[i])
+                let vi = v[i] * beta2 + w2 * g * g
+                m[i] = mi
+                v[i] = vi
+                p -= stepSize * (mi / (vi.squareRoot() / correction2 + eps))
+                values[i] = p
+            }
         }
     }
 }
@@ -60,9 +62,11 @@ public enum AdamW {
 public enum GradientClipping {
     /// The global L2 norm (accumulated in double); NaN/∞ when any entry is.
     public static func norm(_ g: UnsafePointer<Float>, count: Int) -> Double {
-        var s: Double = 0
-        for i in 0..<count { s += Double(g[i]) * Double(g[i]) }
-        return s.squareRoot()
+        Parallel.sum(count, grain: 1 << 15) { range in
+            var s: Double = 0
+            for i in range { s += Double(g[i]) * Double(g[i]) }
+            return s
+        }.squareRoot()
     }
 
     /// Clips in place and returns the norm before clipping.
@@ -71,7 +75,9 @@ public enum GradientClipping {
         let total = norm(g, count: count)
         guard maxNorm > 0, total.isFinite else { return total }
         let coefficient = Float(Double(maxNorm) / (total + 1e-6))
-        if coefficient < 1 { for i in 0..<count { g[i] *= coefficient } }
+        if coefficient < 1 {
+            Parallel.chunks(count, grain: 1 << 15) { range in for i in range { g[i] *= coefficient } }
+        }
         return total
     }
 }

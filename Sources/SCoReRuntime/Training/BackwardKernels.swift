@@ -14,14 +14,16 @@ extension RMSNorm {
     public static func forward(out: UnsafeMutablePointer<Float>, outStride: Int, x: UnsafePointer<Float>, xStride: Int,
                         weight: UnsafePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         rows: Int, dim: Int, eps: Float) {
-        for r in 0..<rows {
-            let xr = x + r * xStride
-            let yr = out + r * outStride
-            var sum: Float = 0
-            for i in 0..<dim { sum += xr[i] * xr[i] }
-            let scale = 1 / sqrtf(sum / Float(dim) + eps)
-            rstd[r] = scale
-            for i in 0..<dim { yr[i] = weight[i] * (xr[i] * scale) }
+        Parallel.chunks(rows, grain: max(1, 8192 / dim)) { range in
+            for r in range {
+                let xr = x + r * xStride
+                let yr = out + r * outStride
+                var sum: Float = 0
+                for i in 0..<dim { sum += xr[i] * xr[i] }
+                let scale = 1 / sqrtf(sum / Float(dim) + eps)
+                rstd[r] = scale
+                for i in 0..<dim { yr[i] = weight[i] * (xr[i] * scale) }
+            }
         }
     }
 
@@ -33,19 +35,28 @@ extension RMSNorm {
                          dy: UnsafePointer<Float>, dyStride: Int, x: UnsafePointer<Float>, xStride: Int,
                          weight: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                          rows: Int, dim: Int, accumulate: Bool) {
-        for r in 0..<rows {
-            let xr = x + r * xStride, dyr = dy + r * dyStride, dxr = dx + r * dxStride
-            let s = rstd[r]
-            var dot: Float = 0
-            for i in 0..<dim { dot += weight[i] * dyr[i] * xr[i] }
-            let c = dot * s * s * s / Float(dim)
-            if let dweight {
-                for i in 0..<dim { dweight[i] += dyr[i] * xr[i] * s }
+        // dweight first (dx may overwrite dy): split by columns, each summed over rows in order.
+        if let dweight {
+            Parallel.chunks(dim, grain: 16) { cols in
+                for r in 0..<rows {
+                    let xr = x + r * xStride, dyr = dy + r * dyStride
+                    let s = rstd[r]
+                    for i in cols { dweight[i] += dyr[i] * xr[i] * s }
+                }
             }
-            if accumulate {
-                for i in 0..<dim { dxr[i] += s * weight[i] * dyr[i] - c * xr[i] }
-            } else {
-                for i in 0..<dim { dxr[i] = s * weight[i] * dyr[i] - c * xr[i] }
+        }
+        Parallel.chunks(rows, grain: max(1, 8192 / dim)) { range in
+            for r in range {
+                let xr = x + r * xStride, dyr = dy + r * dyStride, dxr = dx + r * dxStride
+                let s = rstd[r]
+                var dot: Float = 0
+                for i in 0..<dim { dot += weight[i] * dyr[i] * xr[i] }
+                let c = dot * s * s * s / Float(dim)
+                if accumulate {
+                    for i in 0..<dim { dxr[i] += s * weight[i] * dyr[i] - c * xr[i] }
+                } else {
+                    for i in 0..<dim { dxr[i] = s * weight[i] * dyr[i] - c * xr[i] }
+                }
             }
         }
     }

@@ -63,8 +63,11 @@ final class DecoderGraph {
             RMSNorm.forward(out: a.k, outStride: D, x: kPre, xStride: D, weight: w.kNorm!, rstd: a.rstdK!,
                             rows: R * c.kvHeadCount, dim: D, eps: c.rmsNormEps)
         }
-        rope.apply(a.q, rows: R, stride: Q, heads: c.headCount, cos: store.ropeCos, sin: store.ropeSin)
-        rope.apply(a.k, rows: R, stride: K, heads: c.kvHeadCount, cos: store.ropeCos, sin: store.ropeSin)
+        Parallel.chunks(R, grain: 64) { rows in
+            let half = D / 2, t = rows.lowerBound
+            rope.apply(a.q + t * Q, rows: rows.count, stride: Q, heads: c.headCount, cos: store.ropeCos + t * half, sin: store.ropeSin + t * half)
+            rope.apply(a.k + t * K, rows: rows.count, stride: K, heads: c.kvHeadCount, cos: store.ropeCos + t * half, sin: store.ropeSin + t * half)
+        }
         for (b, s) in batch.starts.enumerated() {
             AttentionTraining.forward(out: a.attn + s * Q, lse: a.lse + s * c.headCount,
                                       q: a.q + s * Q, k: a.k + s * K, v: a.v + s * K,
@@ -77,10 +80,16 @@ final class DecoderGraph {
         p[4].forward(h, rows: R, into: a.gate, accumulate: false, xa: a.xa[4])
         p[5].forward(h, rows: R, into: a.up, accumulate: false, xa: a.xa[5])
         guard writeOutput else { return }
-        SwiGLU.forward(out: store.act, gate: a.gate, up: a.up, count: R * c.intermediateSize)
+        swiglu(store.act, a.gate, a.up, R * c.intermediateSize)
         let xOut = store.residual[l + 1]
         xOut.update(from: a.xMid, count: R * H)
         p[6].forward(store.act, rows: R, into: xOut, accumulate: true, xa: a.xa[6])
+    }
+
+    private func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
+        Parallel.chunks(count, grain: 1 << 14) { r in
+            SwiGLU.forward(out: out + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound, count: r.count)
+        }
     }
 
     /// Backpropagates dHidden [R × H] (the gradient of the final normed
@@ -117,9 +126,12 @@ final class DecoderGraph {
         // MLP: x_out = x_mid + down(silu(gate(h2)) ⊙ up(h2)), h2 = norm(x_mid)
         RMSNorm.forward(out: h, outStride: H, x: a.xMid, xStride: H, weight: w.postAttentionNorm!, rstd: a.rstd2,
                         rows: R, dim: H, eps: c.rmsNormEps)
-        SwiGLU.forward(out: store.act, gate: a.gate, up: a.up, count: R * I)
+        swiglu(store.act, a.gate, a.up, R * I)
         p[6].backward(dy: dx, x: store.act, rows: R, dx: store.dGate, accumulateDx: false, xa: a.xa[6], dxa: store.dxa)
-        SwiGLU.backward(dgate: store.dGate, dup: store.dUp, dout: store.dGate, gate: a.gate, up: a.up, count: R * I)
+        Parallel.chunks(R * I, grain: 1 << 14) { r in
+            let o = r.lowerBound
+            SwiGLU.backward(dgate: store.dGate + o, dup: store.dUp + o, dout: store.dGate + o, gate: a.gate + o, up: a.up + o, count: r.count)
+        }
         p[4].backward(dy: store.dGate, x: h, rows: R, dx: dh, accumulateDx: false, xa: a.xa[4], dxa: store.dxa)
         p[5].backward(dy: store.dUp, x: h, rows: R, dx: dh, accumulateDx: true, xa: a.xa[5], dxa: store.dxa)
         RMSNorm.backward(dx: dx, dxStride: H, dweight: g.postAttentionNorm, dy: dh, dyStride: H, x: a.xMid, xStride: H,
@@ -135,8 +147,11 @@ final class DecoderGraph {
                                        q: a.q + s * Q, k: a.k + s * K, v: a.v + s * K,
                                        tokens: batch.lengths[b], shape: attentionShape, scratch: store.attentionScratch)
         }
-        rope.applyBackward(store.dq, rows: R, stride: Q, heads: c.headCount, cos: store.ropeCos, sin: store.ropeSin)
-        rope.applyBackward(store.dk, rows: R, stride: K, heads: c.kvHeadCount, cos: store.ropeCos, sin: store.ropeSin)
+        Parallel.chunks(R, grain: 64) { rows in
+            let half = D / 2, t = rows.lowerBound
+            rope.applyBackward(store.dq + t * Q, rows: rows.count, stride: Q, heads: c.headCount, cos: store.ropeCos + t * half, sin: store.ropeSin + t * half)
+            rope.applyBackward(store.dk + t * K, rows: rows.count, stride: K, heads: c.kvHeadCount, cos: store.ropeCos + t * half, sin: store.ropeSin + t * half)
+        }
         if let qPre = a.qPre, let kPre = a.kPre {
             RMSNorm.backward(dx: store.dq, dxStride: D, dweight: g.qNorm, dy: store.dq, dyStride: D, x: qPre, xStride: D,
                              weight: w.qNorm!, rstd: a.rstdQ!, rows: R * c.headCount, dim: D, accumulate: false)

@@ -53,55 +53,34 @@ public enum LossHead {
                 for (i, r) in rows.enumerated() { (hRef.pointer + i * H).update(from: reference.hidden + r * H, count: H) }
                 BLAS.matmulTransposedB(m: n, n: V, k: H, a: hRef.pointer, lda: H, b: reference.head, ldb: H, c: zRef.pointer, ldc: V)
             }
-            for (i, r) in rows.enumerated() {
-                let zr = z.pointer + i * V
-                let y = Int(targets.target[r])
-                let w = targets.policy[r], kappa = targets.kl[r]
-                let lse = Softmax.logSumExp(zr, count: V)
-                let lp = zr[y] - lse
-                result.logProbs[r] = lp
-                result.policyLoss += Double(w) * Double(-lp)
-                var g = w  // coefficient of (p − e_y)
-                var klValue: Double = 0
-                switch objective.klEstimator {
-                case .k1 where kappa != 0:
-                    klValue = Double(lp - targets.referenceLogProbs![r])
-                    g -= kappa
-                case .k3 where kappa != 0:
-                    let d = targets.referenceLogProbs![r] - lp
-                    let ratio = VectorMath.exp(d)
-                    klValue = Double(ratio - 1 - d)
-                    g -= kappa * (1 - ratio)
-                default:
-                    break
-                }
-                if exact && kappa != 0 {
-                    let qr = zRef.pointer + i * V
-                    let lseRef = Softmax.logSumExp(qr, count: V)
-                    var kl: Double = 0
-                    for j in 0..<V {
-                        let lpj = zr[j] - lse, lqj = qr[j] - lseRef
-                        let pj = VectorMath.exp(lpj)
-                        zr[j] = pj
-                        qr[j] = pj * (lpj - lqj)
-                        kl += Double(qr[j])
+            // Rows are independent: spread them over the pool, then add their terms in row order.
+            let rowList = Array(rows)
+            var rowPolicy = [Double](repeating: 0, count: n), rowKL = [Double](repeating: 0, count: n)
+            rowPolicy.withUnsafeMutableBufferPointer { policyOut in
+                rowKL.withUnsafeMutableBufferPointer { klOut in
+                    result.logProbs.withUnsafeMutableBufferPointer { lpOut in
+                        let (po, ko, lo) = (policyOut.baseAddress!, klOut.baseAddress!, lpOut.baseAddress!)
+                        Parallel.chunks(n, grain: max(1, 16384 / V)) { range in
+                            for i in range {
+                                let r = rowList[i]
+                                let (lp, policy, kl) = row(z.pointer + i * V, zRef: exact ? zRef.pointer + i * V : nil, vocab: V,
+                                                           target: Int(targets.target[r]), w: targets.policy[r], kappa: targets.kl[r],
+                                                           referenceLogProb: targets.referenceLogProbs?[r], estimator: objective.klEstimator)
+                                lo[r] = lp
+                                po[i] = policy
+                                ko[i] = kl
+                            }
+                        }
                     }
-                    klValue = kl
-                    let klf = Float(kl)
-                    for j in 0..<V { zr[j] = g * zr[j] + kappa * (qr[j] - zr[j] * klf) }
-                } else {
-                    let shift = VectorMath.V(repeating: lse), g16 = VectorMath.V(repeating: g)
-                    var j = 0
-                    while j + 16 <= V {
-                        VectorMath.store(g16 * VectorMath.exp(VectorMath.load(zr + j) - shift), zr + j)
-                        j += 16
-                    }
-                    while j < V { zr[j] = g * VectorMath.exp(zr[j] - lse); j += 1 }
                 }
-                zr[y] -= g
+            }
+            for i in 0..<n {
+                let r = rowList[i]
+                result.policyLoss += rowPolicy[i]
+                let kappa = targets.kl[r]
                 if kappa != 0 {
-                    result.klLoss += Double(kappa) * klValue
-                    if beta != 0 { result.klMean += Double(kappa) / beta * klValue }
+                    result.klLoss += Double(kappa) * rowKL[i]
+                    if beta != 0 { result.klMean += Double(kappa) / beta * rowKL[i] }
                 }
             }
             // z now holds dz [n × V].
@@ -114,6 +93,52 @@ public enum LossHead {
         }
         result.loss = result.policyLoss + result.klLoss
         return result
+    }
+
+    /// One row: turns logits zr [V] into dz in place; returns (log p_y, w·(−log p_y), KL_t).
+    private static func row(_ zr: UnsafeMutablePointer<Float>, zRef: UnsafeMutablePointer<Float>?, vocab V: Int,
+                            target y: Int, w: Float, kappa: Float, referenceLogProb: Float?,
+                            estimator: KLEstimator) -> (Float, Double, Double) {
+        let lse = Softmax.logSumExp(zr, count: V)
+        let lp = zr[y] - lse
+        var g = w  // coefficient of (p − e_y)
+        var klValue: Double = 0
+        switch estimator {
+        case .k1 where kappa != 0:
+            klValue = Double(lp - referenceLogProb!)
+            g -= kappa
+        case .k3 where kappa != 0:
+            let d = referenceLogProb! - lp
+            let ratio = VectorMath.exp(d)
+            klValue = Double(ratio - 1 - d)
+            g -= kappa * (1 - ratio)
+        default:
+            break
+        }
+        if let qr = zRef, kappa != 0 {
+            let lseRef = Softmax.logSumExp(qr, count: V)
+            var kl: Double = 0
+            for j in 0..<V {
+                let lpj = zr[j] - lse, lqj = qr[j] - lseRef
+                let pj = VectorMath.exp(lpj)
+                zr[j] = pj
+                qr[j] = pj * (lpj - lqj)
+                kl += Double(qr[j])
+            }
+            klValue = kl
+            let klf = Float(kl)
+            for j in 0..<V { zr[j] = g * zr[j] + kappa * (qr[j] - zr[j] * klf) }
+        } else {
+            let shift = VectorMath.V(repeating: lse), g16 = VectorMath.V(repeating: g)
+            var j = 0
+            while j + 16 <= V {
+                VectorMath.store(g16 * VectorMath.exp(VectorMath.load(zr + j) - shift), zr + j)
+                j += 16
+            }
+            while j < V { zr[j] = g * VectorMath.exp(zr[j] - lse); j += 1 }
+        }
+        zr[y] -= g
+        return (lp, Double(w) * Double(-lp), klValue)
     }
 
     /// log π(target) of the given rows: the scoring half of `run`, without gradients.

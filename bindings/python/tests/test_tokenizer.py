@@ -11,7 +11,7 @@ import score
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "Tests" / "Fixtures" / "tokenizers"
 MODELS = ROOT / "Tests" / "Fixtures" / "models"
-FAMILIES = ["gpt2", "gpt2-legacy-merges", "llama3", "qwen2", "smollm2", "llama2", "mistral", "misc"]
+FAMILIES = ["gpt2", "gpt2-legacy-merges", "llama3", "qwen2", "smollm2", "llama2", "mistral", "misc", "nfkc"]
 
 
 def cases(family):
@@ -75,11 +75,11 @@ def test_load_errors(tmp_path):
         score.Tokenizer.load(tmp_path)
     assert e.value.status == score.ERR_FORMAT
     data = json.loads((FIXTURES / "gpt2" / "tokenizer.json").read_text(encoding="utf-8"))
-    data["normalizer"] = {"type": "NFKC"}
+    data["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": ""}
     (tmp_path / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(score.ScoreError) as e:
         score.Tokenizer.load(tmp_path)
-    assert e.value.status == score.ERR_UNSUPPORTED and "NFKC" in str(e.value)
+    assert e.value.status == score.ERR_UNSUPPORTED and "Precompiled" in str(e.value)
 
 
 def test_model_tokenizer(tmp_path):
