@@ -207,6 +207,21 @@ def parse_batched(out: str) -> dict:
     return res
 
 
+def bandwidth(a) -> float | None:
+    """Best-of-5 read bandwidth (GB/s) with T threads: the host's bandwidth drifts over time."""
+    if not a.membw or not Path(a.membw).is_file():
+        return None
+    wait_quiet(a.max_load, a.max_foreign, time.time() + 120)
+    out = subprocess.run([str(a.membw), "1024", "5"], capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS=str(a.threads))).stdout
+    for tok in out.split():
+        if tok.startswith("best="):
+            gbps = float(tok[5:])
+            log(f"  memory read bandwidth: {gbps:.2f} GB/s")
+            return gbps
+    return None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gguf", type=Path)
@@ -226,6 +241,8 @@ def main() -> None:
     p.add_argument("--patience", type=float, default=1800,
                    help="s per test to wait for quiet runs; after it, run regardless and flag 'clean': false")
     p.add_argument("--out", type=Path, help="append the JSON line to this file")
+    p.add_argument("--membw", type=Path, default=Path(os.environ.get("MEMBW_BIN", "/work/peers/membw/membw")),
+                   help="memory-bandwidth tool run before and after (README-llamacpp.md); skipped if missing")
     a = p.parse_args()
 
     gguf = a.gguf or GGUF_DIR / f"{a.shape}-{a.dtype}.gguf"
@@ -243,6 +260,7 @@ def main() -> None:
     tests = a.tests.split(",")
     results: dict = {}
     log(f"llama.cpp on {gguf} with {a.threads} threads")
+    membw = {"before": bandwidth(a), "after": None}
     if "pp512" in tests:
         results["pp512"] = with_retries("pp512", lb("-p", "512", "-n", "0"), parse_llama_bench, faster, a)
     if "tg128" in tests:
@@ -292,6 +310,8 @@ def main() -> None:
                            "s_tg_tps": {k: v["s_tg_tps"] for k, v in b["result"].items()},
                            "s_pp_tps": {k: v["s_pp_tps"] for k, v in b["result"].items()},
                            "n_kv_max": next(iter(b["result"].values()))["n_kv_max"]}
+    membw["after"] = bandwidth(a)
+    line["membw_gbps"] = membw
     line["commands"] = {k: v["cmd"] for k, v in results.items()}
     line["attempts"] = {k: [{kk: vv for kk, vv in att.items() if kk != "result"} | {"summary": summary(att["result"])}
                             for att in v["attempts"]] for k, v in results.items()}

@@ -43,7 +43,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# tools/bench/tokenize.py would shadow the standard library's tokenize (torch needs it).
+# tools/bench/tokenizer_speed.py would shadow the standard library's tokenize (torch needs it).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
@@ -57,7 +57,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bindings" / "python"))  # not tools/bench: its tokenize.py would shadow the stdlib
+sys.path.insert(0, str(ROOT / "bindings" / "python"))  # bindings first; scripts here must not shadow stdlib modules
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 TINY = dict(vocab_size=49152, hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,

@@ -3,7 +3,7 @@
 (Rust), one thread each, on the same text in the same run.
 
 Usage:
-    python tools/bench/tokenize.py [--cli .build/release/score-cli] [--mb 8] [--repeat 5]
+    python tools/bench/tokenizer_speed.py [--cli .build/release/score-cli] [--mb 8] [--repeat 5]
                                    [--vocab 32000] [--families qwen2 llama3 ...]
 
 The text is the Python standard library's source (code, English comments
