@@ -82,15 +82,18 @@ test-python:
 	@$(PYTHON) -m pytest --version > /dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
 	SCORE_LIBRARY=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
 
-# Until the SCoRe trainer lands, the demo loads a fixture model and scores
-# a sentence-length token sequence, from the CLI and from C.
+# Until the SCoRe trainer lands, the demo shows the runtime on the fixture
+# models (random weights, so the text is noise): scoring a sentence, from the
+# CLI and from C, and the generate-then-revise loop with its token accounting.
 demo: deps
 	swift build $(SWIFT_FLAGS)
-	$(CLI) info $(FIXTURES)/qwen2
-	$(CLI) logprobs $(FIXTURES)/qwen2 --ids 1,17,42,7,99,3,64,21,88,5,2
+	$(CLI) info $(FIXTURES)/qwen2-chat
+	$(CLI) logprobs $(FIXTURES)/qwen2-chat --text "Self-correction needs a second look."
 	@mkdir -p $(BUILD)/c
 	$(CC) $(CFLAGS_STRICT) examples/c/logprobs.c $(C_LINK) -o $(BUILD)/c/logprobs
 	$(BUILD)/c/logprobs $(FIXTURES)/llama-sharded-f16 1 17 42 7 99 3 64 21 88 5 2
+	$(CC) $(CFLAGS_STRICT) examples/c/self_correct.c $(C_LINK) -o $(BUILD)/c/self_correct
+	$(BUILD)/c/self_correct $(FIXTURES)/qwen2-chat "What is 2 + 3?" "Compute 12 * 4."
 
 install: deps
 	swift build $(SWIFT_FLAGS)
