@@ -167,13 +167,7 @@ class Session:
         arrays = [_as_int32_array(p) for p in prompts]
         pointers = (int32_p * len(arrays))(*[ctypes.cast(a, int32_p) for a in arrays])
         lengths = (ctypes.c_size_t * len(arrays))(*[len(a) for a in arrays])
-        gp = score_generate_params_default()
-        gp.max_new_tokens = _check_int32(max_new_tokens, "max_new_tokens")
-        gp.temperature = float(temperature)
-        gp.top_k = _check_int32(top_k, "top_k")
-        gp.top_p = float(top_p)
-        gp.min_p = float(min_p)
-        gp.repetition_penalty = float(repetition_penalty)
+        gp = _gen_params(max_new_tokens, temperature, top_k, top_p, min_p, repetition_penalty)
         stops = None
         if stop_ids is not None:
             stops = _as_int32_array(stop_ids) if len(stop_ids) else None
