@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _lib
+from ._handle import OwnedHandle
 from ._lib import LibraryLoadError
 
 __version__ = "0.1.0"
@@ -298,7 +299,7 @@ def _call_with_buffer(cfunc: Any, ctype: Any, first_cap: int, *args: Any) -> lis
     raise ScoreError(_lib.SCORE_ERR_INTERNAL, "buffer size did not settle")  # pragma: no cover
 
 
-class Model:
+class Model(OwnedHandle):
     """A loaded model. Immutable; safe to score from several threads.
 
     Create with :meth:`Model.load`; release with :meth:`close` or a ``with``
@@ -379,22 +380,8 @@ class Model:
     def closed(self) -> bool:
         return self._handle is None
 
-    def __enter__(self) -> "Model":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
-    def __del__(self) -> None:
-        # May run during interpreter shutdown or on a half-built object.
-        try:
-            handle = self.__dict__.get("_handle")
-            free = self.__dict__.get("_free")
-            if handle and free is not None:
-                self._handle = None
-                free(handle)
-        except BaseException:
-            pass
 
     def __repr__(self) -> str:
         if self._handle is None:

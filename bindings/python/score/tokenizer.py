@@ -16,6 +16,7 @@ import threading
 from typing import Any, List, Optional, Tuple, Union
 
 from . import _lib
+from ._handle import OwnedHandle
 from ._lib import ctypes_function, int32_p, score_model_p, score_status, size_t_p
 
 score_tokenizer_p = ctypes.c_void_p
@@ -119,7 +120,7 @@ def _call_for_text(cfunc: Any, first_cap: int, *args: Any) -> str:
     raise RuntimeError("buffer size did not settle")  # pragma: no cover
 
 
-class Tokenizer:
+class Tokenizer(OwnedHandle):
     """A Hugging Face tokenizer.json tokenizer. Immutable: safe to use from
     several threads. Create with :meth:`Tokenizer.load` (release with
     :meth:`close` or a ``with`` block) or get a model's with ``Model.tokenizer``
@@ -183,6 +184,9 @@ class Tokenizer:
         if handle:
             self._free(handle)
 
+    def _owns_handle(self) -> bool:
+        return self.__dict__.get("_model") is None
+
     def close(self) -> None:
         """Free the tokenizer (a model's tokenizer is freed with the model). Idempotent."""
         if self._model is not None:
@@ -196,21 +200,8 @@ class Tokenizer:
                 return
         self._free(handle)
 
-    def __enter__(self) -> "Tokenizer":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
-    def __del__(self) -> None:
-        try:
-            if self.__dict__.get("_model") is None:
-                handle = self.__dict__.get("_handle")
-                if handle:
-                    self._handle = None
-                    self._free(handle)
-        except BaseException:
-            pass
 
     # -- encoding ----------------------------------------------------------
 

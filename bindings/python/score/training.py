@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Union
 
 from . import _lib
+from ._handle import OwnedHandle
 from ._lib import ctypes_function, score_model_p, score_status, float_p, int32_p
 
 SCORE_TYPE_TRAINER_PARAMS = 20
@@ -161,7 +162,7 @@ def _floats(values: Any, n: int, what: str) -> "ctypes.Array[ctypes.c_float]":
     return (ctypes.c_float * n)(*values)
 
 
-class Trainer:
+class Trainer(OwnedHandle):
     """Trains a model (full fine-tuning or LoRA) with AdamW.
 
     Keyword arguments mirror ``score_trainer_params``: ``parameters`` ("full"
@@ -311,18 +312,5 @@ class Trainer:
         if handle:
             self._free(handle)
 
-    def __enter__(self) -> "Trainer":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
-    def __del__(self) -> None:
-        try:
-            handle = self.__dict__.get("_handle")
-            free = self.__dict__.get("_free")
-            if handle and free is not None:
-                self._handle = None
-                free(handle)
-        except BaseException:
-            pass
