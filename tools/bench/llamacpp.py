@@ -31,6 +31,8 @@ and marks the figure "clean": false. Every attempt is recorded with the load
 averages before/after it (as `uptime` prints them) and the other processes' CPU.
 
 Prints progress on stderr and one JSON line on stdout (also appended to --out).
+`python tools/bench/llamacpp.py --table results.jsonl` prints a markdown table of
+such lines.
 llama-bench figures are its average over -r repetitions (default 5, after a
 warm-up run); the per-repetition best is given too.
 """
@@ -222,7 +224,38 @@ def bandwidth(a) -> float | None:
     return None
 
 
+def table(path: Path) -> None:
+    """Markdown table of the JSON lines in path (one row per run)."""
+    cols = ["model", "pp512", "tg128", "pg32,128", "pg decode*", "bb npl1", "bb npl8", "bb npl16", "bb npl32",
+            "load before (pp512)", "other CPU max", "GB/s before/after", "clean"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for raw in Path(path).read_text().splitlines():
+        d = json.loads(raw)
+        f = lambda k: f"{d[k]['tps']:.1f}" if d.get(k) else "-"  # noqa: E731
+        bb = d.get("batched") or {}
+        tg = bb.get("s_tg_tps", {})
+        figs = [d[k] for k in ("prefill512_tps", "decode128_tps", "pg32_128_tps", "prefill32_tps") if d.get(k)]
+        figs += [bb] if bb else []
+        other = max((x["other_cpu_cores"] for x in figs), default=0)
+        clean = all(x["clean"] for x in figs)
+        la = d["prefill512_tps"]["load_before"] if d.get("prefill512_tps") else []
+        bw = d.get("membw_gbps") or {}
+        der = d.get("pg32_128_decode_tps_derived")
+        name = f"{d['shape']} {d['dtype']}" if d.get("shape") else Path(d["gguf"]).name
+        row = [name, f("prefill512_tps"), f("decode128_tps"), f("pg32_128_tps"), f"{der:.1f}" if der else "-",
+               *(f"{tg[n]:.1f}" if n in tg else "-" for n in ("1", "8", "16", "32")),
+               " ".join(f"{x:.2f}" for x in la),
+               f"{other:.2f}", "/".join(f"{bw[k]:.0f}" if bw.get(k) else "-" for k in ("before", "after")), "yes" if clean else "NO"]
+        print("| " + " | ".join(row) + " |")
+    print("\nt/s; pp = prefill, tg = decode (batch 1, empty prompt), pg32,128 = llama-bench's (32+128)/time, "
+          "pg decode* = 128/(t_pg - t_pp32), bb = llama-batched-bench S_TG (npl parallel sequences).")
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        table(Path(sys.argv[2]))
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gguf", type=Path)
     p.add_argument("--shape", default="smollm2-135m")
@@ -260,6 +293,7 @@ def main() -> None:
     tests = a.tests.split(",")
     results: dict = {}
     log(f"llama.cpp on {gguf} with {a.threads} threads")
+    uptime_start = Path("/proc/loadavg").read_text().strip()
     membw = {"before": bandwidth(a), "after": None}
     if "pp512" in tests:
         results["pp512"] = with_retries("pp512", lb("-p", "512", "-n", "0"), parse_llama_bench, faster, a)
@@ -288,7 +322,7 @@ def main() -> None:
     line: dict = {
         "engine": "llama.cpp", "gguf": str(gguf), "shape": None if a.gguf else a.shape,
         "dtype": None if a.gguf else a.dtype, "threads": a.threads, "reps": a.reps,
-        "uptime_start": Path("/proc/loadavg").read_text().strip(),
+        "loadavg_start": uptime_start, "loadavg_end": Path("/proc/loadavg").read_text().strip(),
     }
     for k in ("pp512", "tg128", "pg32_128", "pp32"):
         if k in results:
