@@ -99,16 +99,9 @@ public struct TrainingRNG: Sendable, Equatable {
         self.counter = counter
     }
 
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func nextUniform() -> Double {
         counter &+= 1
-        return Double(TrainingRNG.mix(TrainingRNG.mix(seed) &+ counter &* 0xD1B5_4A32_D192_ED03) >> 11) * 0x1p-53
+        return Double(RandomStream.mix(RandomStream.mix(seed) &+ counter &* 0xD1B5_4A32_D192_ED03) >> 11) * 0x1p-53
     }
 }
