@@ -37,6 +37,13 @@ public struct Attempt: Sendable, Equatable {
     public var logProbs: [Float]
     public var finishReason: FinishReason
     public var text: String
+
+    public init(tokens: [Int32], logProbs: [Float], finishReason: FinishReason, text: String) {
+        self.tokens = tokens
+        self.logProbs = logProbs
+        self.finishReason = finishReason
+        self.text = text
+    }
 }
 
 /// A multi-attempt episode for one sample of one problem. `sequence` is the
@@ -52,6 +59,17 @@ public struct Rollout: Sendable, Equatable {
     public var lossMask: [UInt8]
     /// Where attempt a sits in `sequence`.
     public var attemptRanges: [Range<Int>]
+
+    public init(problem: Int, sample: Int, promptTokens: [Int32], attempts: [Attempt], sequence: [Int32],
+                lossMask: [UInt8], attemptRanges: [Range<Int>]) {
+        self.problem = problem
+        self.sample = sample
+        self.promptTokens = promptTokens
+        self.attempts = attempts
+        self.sequence = sequence
+        self.lossMask = lossMask
+        self.attemptRanges = attemptRanges
+    }
 }
 
 /// Generate, then revise: for each problem and each of k samples, attempt 1

@@ -84,6 +84,20 @@ public enum Files {
     }
 }
 
+extension Files {
+    /// Creates `path` and any missing parents (like mkdir -p).
+    public static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if !isDirectory(prefix) && mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw ScoreError.io("\(prefix): cannot create directory (\(errnoText()))")
+            }
+            prefix += "/"
+        }
+    }
+}
+
 func errnoText() -> String {
     String(cString: strerror(errno))
 }

@@ -76,6 +76,22 @@ public final class Weights: @unchecked Sendable {
         keepAlive = [files] + loader.owned
     }
 
+    /// Weights that live in someone else's memory (a trainer's parameter
+    /// buffer), kept alive by `owner`; the generator then samples from the
+    /// policy being trained without copying it.
+    init(embedding: UnsafePointer<Float>, layers: [LayerWeights], finalNorm: UnsafePointer<Float>,
+         lmHead: UnsafePointer<Float>, parameterCount: Int, ownedBytes: Int, owner: AnyObject) {
+        self.embedding = embedding
+        self.layers = layers
+        self.finalNorm = finalNorm
+        self.lmHead = lmHead
+        storedType = .f32
+        self.parameterCount = parameterCount
+        self.ownedBytes = ownedBytes
+        mappedBytes = 0
+        keepAlive = [owner]
+    }
+
     /// Resolves names to F32 pointers, checking dtype and shape, and records
     /// which tensors were used so leftovers can be reported.
     private struct Loader {

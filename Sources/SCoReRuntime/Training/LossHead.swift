@@ -17,9 +17,11 @@ public enum LossHead {
         public var loss: Double = 0        // the objective: policy part + KL part
         public var policyLoss: Double = 0  // Σ w·(−log p_y)
         public var klLoss: Double = 0      // Σ κ·KL_t (β included)
-        public var klMean: Double = 0      // Σ (κ/β)·KL_t: the aggregated KL itself
+        public var klMean: Double = 0      // Σ (κ/β_t)·KL_t: the aggregated KL itself
         /// log π(target) per row (0 for rows without a target).
         public var logProbs: [Float] = []
+        /// KL_t per row (0 for rows without a KL term).
+        public var klValues: [Float] = []
     }
 
     static func blockRows(vocab: Int) -> Int { max(8, min(256, (1 << 22) / max(vocab, 1))) }
@@ -33,15 +35,15 @@ public enum LossHead {
                     dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>?) -> Result {
         var result = Result()
         result.logProbs = Array(repeating: 0, count: R)
+        result.klValues = Array(repeating: 0, count: R)
         dHidden.initialize(repeating: 0, count: R * H)
-        let exact = objective.usesKL && objective.klEstimator == .exact
+        let exact = targets.usesKL && objective.klEstimator == .exact
         let block = blockRows(vocab: V)
         let h = FloatBuffer(count: block * H, zeroed: false)
         let hRef = FloatBuffer(count: exact ? block * H : 0, zeroed: false)
         let z = FloatBuffer(count: block * V, zeroed: false)
         let zRef = FloatBuffer(count: exact ? block * V : 0, zeroed: false)
         let dh = FloatBuffer(count: block * H, zeroed: false)
-        let beta = Double(objective.klCoefficient)
         let active = targets.active
         var first = 0
         while first < active.count {
@@ -80,7 +82,8 @@ public enum LossHead {
                 let kappa = targets.kl[r]
                 if kappa != 0 {
                     result.klLoss += Double(kappa) * rowKL[i]
-                    if beta != 0 { result.klMean += Double(kappa) / beta * rowKL[i] }
+                    result.klMean += Double(targets.klAverage[r]) * rowKL[i]
+                    result.klValues[r] = Float(rowKL[i])
                 }
             }
             // z now holds dz [n × V].

@@ -26,7 +26,10 @@ public final class TrainableModel: @unchecked Sendable {
     let graph: DecoderGraph
     let weights: DecoderTensors      // what the forward reads
     let gradients: DecoderTensors    // where the backward writes (nil: frozen)
-    let reference: DecoderTensors    // the frozen initial weights
+    /// The reference policy: the frozen initial weights, unless
+    /// `freezeCurrentAsReference` replaced it with a snapshot.
+    var reference: DecoderTensors
+    var referenceSnapshot: FloatBuffer?
     let lora: [[LoRAPair?]]?
 
     public init(model: Model, parameters: ParameterSet, seed: UInt64 = 0) throws {
@@ -80,6 +83,8 @@ public final class TrainableModel: @unchecked Sendable {
         public var targetTokens: Int
         /// log π(tokens[t]) per sequence, aligned with the tokens (0 where mask is 0).
         public var logProbs: [[Float]]
+        /// The per-token KL estimate KL_t, aligned with the tokens (0 where no KL term).
+        public var klValues: [[Float]]
     }
 
     /// Forward and backward of one micro-batch: gradients of scale·loss are
@@ -105,7 +110,7 @@ public final class TrainableModel: @unchecked Sendable {
 
         // The reference policy's final hidden states, when the KL needs them.
         var referenceHidden: FloatBuffer? = nil
-        if objective.usesKL && (objective.klEstimator == .exact || targets.referenceLogProbs == nil) {
+        if targets.usesKL && (objective.klEstimator == .exact || targets.referenceLogProbs == nil) {
             graph.forward(batch, weights: reference, lora: nil, store: store)
             let hidden = FloatBuffer(count: batch.rows * H, zeroed: false)
             hidden.pointer.update(from: store.hidden, count: batch.rows * H)
@@ -123,6 +128,7 @@ public final class TrainableModel: @unchecked Sendable {
         if scale != 1 {
             scaled.policy = targets.policy.map { $0 * scale }
             scaled.kl = targets.kl.map { $0 * scale }
+            scaled.klAverage = targets.klAverage.map { $0 * scale }
         }
         let dHidden = FloatBuffer(count: batch.rows * H, zeroed: false)
         let head = LossHead.run(hidden: store.hidden, head: weights.lmHead!, rows: batch.rows, hiddenSize: H, vocab: V,
@@ -133,14 +139,50 @@ public final class TrainableModel: @unchecked Sendable {
             graph.backward(batch, dHidden: dHidden.pointer, weights: weights, grads: gradients, lora: lora, store: store)
         }
         let inv = scale == 0 ? 0 : 1 / Double(scale)
-        var logProbs: [[Float]] = []
+        var logProbs: [[Float]] = [], klValues: [[Float]] = []
         for (b, s) in sequences.enumerated() {
-            var lp = [Float](repeating: 0, count: s.tokens.count)
-            for t in 1..<max(s.tokens.count, 1) where s.mask[t] > 0 { lp[t] = head.logProbs[batch.starts[b] + t - 1] }
+            var lp = [Float](repeating: 0, count: s.tokens.count), kv = lp
+            for t in 1..<max(s.tokens.count, 1) where s.mask[t] > 0 {
+                lp[t] = head.logProbs[batch.starts[b] + t - 1]
+                kv[t] = head.klValues[batch.starts[b] + t - 1]
+            }
             logProbs.append(lp)
+            klValues.append(kv)
         }
         return Evaluation(loss: head.loss * inv, policyLoss: head.policyLoss * inv, kl: head.klMean * inv,
-                          targetTokens: targets.targetTokens, logProbs: logProbs)
+                          targetTokens: targets.targetTokens, logProbs: logProbs, klValues: klValues)
+    }
+
+    /// log π_ref(tokens[t]) of every target token (mask[t] > 0) under the
+    /// reference policy, aligned with the tokens (0 elsewhere): a forward
+    /// pass only, so callers can time reference scoring on its own and hand
+    /// the values to `accumulate` through `TrainingSequence.referenceLogProbs`.
+    public func referenceLogProbs(_ sequences: [TrainingSequence]) throws -> [[Float]] {
+        guard !sequences.isEmpty else { throw ScoreError.invalidArgument("the batch is empty") }
+        for (b, s) in sequences.enumerated() {
+            do { try base.validate(tokens: s.tokens) } catch let e as ScoreError {
+                throw ScoreError.invalidArgument("sequence \(b): \(e.message)")
+            }
+            guard s.mask.count == s.tokens.count else {
+                throw ScoreError.invalidArgument("sequence \(b): \(s.mask.count) mask values for \(s.tokens.count) tokens")
+            }
+        }
+        let batch = PackedSequences(sequences.map(\.tokens))
+        let store = try activationStore(for: batch)
+        graph.forward(batch, weights: reference, lora: nil, store: store)
+        var targets = [Int32](repeating: -1, count: batch.rows), rows: [Int] = []
+        for (b, s) in sequences.enumerated() {
+            for t in 1..<max(s.tokens.count, 1) where s.mask[t] > 0 {
+                rows.append(batch.starts[b] + t - 1)
+                targets[batch.starts[b] + t - 1] = s.tokens[t]
+            }
+        }
+        var out = [Float](repeating: 0, count: batch.rows)
+        LossHead.targetLogProbs(hidden: store.hidden, head: reference.lmHead!, hiddenSize: config.hiddenSize,
+                                vocab: config.vocabSize, rows: rows, targets: targets, into: &out)
+        return sequences.enumerated().map { b, s in
+            (0..<s.tokens.count).map { t in t > 0 && s.mask[t] > 0 ? out[batch.starts[b] + t - 1] : 0 }
+        }
     }
 
     /// The last step's activation memory, reused while the batch shape stays

@@ -110,6 +110,46 @@ public final class Trainer: @unchecked Sendable {
         return stats
     }
 
+    /// One optimiser step over a batch split into micro-batches (to bound
+    /// activation memory): each micro-batch's loss is weighted by its share
+    /// of the sequences, so a per-sequence aggregation over the whole batch
+    /// is exact. Independent of `accumulationSteps`; nothing may be pending.
+    public func step(microBatches: [[TrainingSequence]]) throws -> (stats: StepStats, klValues: [[Float]]) {
+        guard pendingMicroBatches == 0 else {
+            throw ScoreError.invalidArgument("\(pendingMicroBatches) micro-batches are pending an optimiser step")
+        }
+        let parts = microBatches.filter { !$0.isEmpty }
+        let total = parts.reduce(0) { $0 + $1.count }
+        guard total > 0 else { throw ScoreError.invalidArgument("the batch is empty") }
+        let start = Self.now()
+        model.zeroGradients()
+        var stats = StepStats()
+        var klValues: [[Float]] = []
+        var targetCount = 0
+        for part in parts {
+            let share = Float(part.count) / Float(total)
+            let eval: TrainableModel.Evaluation
+            do { eval = try model.accumulate(part, objective: config.objective, scale: share) } catch {
+                model.zeroGradients()
+                throw error
+            }
+            stats.loss += eval.loss * Double(share)
+            stats.policyLoss += eval.policyLoss * Double(share)
+            stats.kl += eval.kl * Double(share)
+            targetCount += eval.targetTokens
+            stats.tokens += part.reduce(0) { $0 + $1.tokens.count }
+            stats.logProbs += eval.logProbs
+            klValues += eval.klValues
+            if !eval.loss.isFinite { pendingNonFinite = true }
+        }
+        stats.targetTokens = targetCount
+        stats.learningRate = learningRate
+        applyOptimizer(&stats)
+        stats.step = completedSteps
+        stats.seconds = Self.now() - start
+        return (stats, klValues)
+    }
+
     private func applyOptimizer(_ stats: inout StepStats) {
         let n = model.layout.count
         pendingMicroBatches = 0

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The demo's budget and settings. The defaults finish in minutes on two
+/// cores; every number is a knob of `score-cli demo`.
+public struct DemoSettings: Sendable {
+    public var seed: UInt64 = 0
+    public var workDirectory = "demo-run"
+    public var heldOut = 200
+    public var model = ToyModelFiles()
+    public var task = CarryTask()
+    public var sftSteps = 600
+    public var sftBatch = 64
+    public var sftLearningRate: Float = 2e-3
+    public var stageOneSteps = 40
+    public var stageTwoSteps = 40
+    public var problemsPerStep = 16
+    public var samplesPerProblem = 4
+    public var rlLearningRate: Float = 1e-4
+    public var alpha: Float = 10
+    public var beta1: Float = 0.01
+    public var beta2: Float = 0.1
+    public var instruction = "Check the answer and fix it if it is wrong."
+    /// Also train the single-turn RL ablation with the same budget.
+    public var singleTurnAblation = true
+
+    public init() {}
+
+    var format: RevisionFormat { RevisionFormat(instruction: instruction) }
+}
+
+/// What the demo measured, per model, on the held-out split.
+public struct DemoResult: Sendable {
+    public var base = SelfCorrectionMetrics()
+    public var stageOne = SelfCorrectionMetrics()
+    public var stageTwo = SelfCorrectionMetrics()
+    public var singleTurn: SelfCorrectionMetrics? = nil
+    public var seconds: [(String, Double)] = []
+    /// Mean time split of the RL steps (rollout, reference scoring, update).
+    public var rolloutSeconds = 0.0
+    public var referenceSeconds = 0.0
+    public var updateSeconds = 0.0
+    public var rlSteps = 0
+    public var rolloutTokensPerSecond = 0.0
+}
+
+/// Progress reports, for a progress bar or a log.
+public enum DemoEvent {
+    case phase(String)
+    case sft(step: Int, of: Int, loss: Double)
+    case rl(phase: String, step: Int, of: Int, stats: SCoReStepStats)
+    case evaluated(String, SelfCorrectionMetrics)
+}
+
+/// `score-cli demo`: a model from nothing, a warm start by SFT, SCoRe's two
+/// stages, the single-turn ablation, and the five metrics for each.
+public struct DemoRun {
+    public let settings: DemoSettings
+
+    public init(settings: DemoSettings) { self.settings = settings }
+
+    public func run(report: (DemoEvent) -> Void) throws -> DemoResult {
+        let s = settings
+        var result = DemoResult()
+        var clock = Trainer.now()
+        func lap(_ name: String) { let now = Trainer.now(); result.seconds.append((name, now - clock)); clock = now }
+        let (train, eval) = s.task.split(heldOut: s.heldOut, seed: s.seed)
+        let evalProblems = eval.map(\.text), evalReferences = eval.map(\.reference)
+        let reward: SCoReTrainer.RewardFunction = { _, attempt, reference in CarryTask.reward(attempt: attempt, reference: reference) }
+
+        report(.phase("building a \(s.model.layers)-layer, \(s.model.hiddenSize)-wide model from nothing"))
+        try Files.makeDirectories(s.workDirectory)
+        let initial = Files.join(s.workDirectory, "initial")
+        try s.model.write(to: initial, seed: s.seed)
+        let base = try warmStart(Model.load(directory: initial), train: train, report: report)
+        lap("sft")
+
+        func evaluate(_ name: String, _ model: Model) throws -> SelfCorrectionMetrics {
+            let evaluator = SelfCorrectionEvaluator(model: model, format: s.format, maxNewTokens: 8)
+            let (m, _) = try evaluator.evaluate(problems: evalProblems, references: evalReferences, reward: reward)
+            report(.evaluated(name, m))
+            return m
+        }
+        result.base = try evaluate("base (after SFT)", base)
+        lap("eval")
+
+        var rlSeconds = (0.0, 0.0, 0.0, 0.0)
+        func reinforce(_ trainer: SCoReTrainer, phase: String, steps: Int, offset: Int) throws {
+            var rng = TrainingRNG(seed: s.seed ^ 0x5C0E, counter: UInt64(offset) << 20)
+            for step in 0..<steps {
+                let problems = (0..<s.problemsPerStep).map { _ in train[Int(rng.nextUniform() * Double(train.count))] }
+                let stats = try trainer.step(problems: problems.map(\.text), references: problems.map(\.reference), reward: reward)
+                rlSeconds.0 += stats.rolloutSeconds
+                rlSeconds.1 += stats.referenceSeconds
+                rlSeconds.2 += stats.updateSeconds
+                rlSeconds.3 += Double(stats.generatedTokens)
+                result.rlSteps += 1
+                report(.rl(phase: phase, step: step + 1, of: steps, stats: stats))
+            }
+        }
+        var config = SCoReConfig()
+        config.objective = SCoReObjective(stage: .one, alpha: s.alpha, beta1: s.beta1, beta2: s.beta2)
+        config.samplesPerProblem = s.samplesPerProblem
+        config.maxNewTokens = 8
+        config.format = s.format
+        var training = TrainerConfig.scoreDefaults()
+        training.optimizer.learningRate = s.rlLearningRate
+        training.seed = s.seed
+
+        report(.phase("SCoRe Stage I: reward attempt 2, pin attempt 1 to the base (β2 = \(s.beta2))"))
+        let score = try SCoReTrainer(model: base, config: config, training: training)
+        try reinforce(score, phase: "stage I", steps: s.stageOneSteps, offset: 0)
+        result.stageOne = try evaluate("SCoRe Stage I", score.policyModel)
+        report(.phase("SCoRe Stage II: both attempts rewarded, attempt 2 shaped (α = \(s.alpha))"))
+        score.config.objective.stage = .two
+        try reinforce(score, phase: "stage II", steps: s.stageTwoSteps, offset: s.stageOneSteps)
+        result.stageTwo = try evaluate("SCoRe Stage II", score.policyModel)
+        lap("score")
+
+        if s.singleTurnAblation {
+            report(.phase("ablation: single-turn RL on attempt 1, same budget"))
+            var single = config
+            single.objective.stage = .two
+            single.attempts = 1
+            let ablation = try SCoReTrainer(model: base, config: single, training: training)
+            try reinforce(ablation, phase: "single-turn", steps: s.stageOneSteps + s.stageTwoSteps, offset: 0)
+            result.singleTurn = try evaluate("single-turn RL", ablation.policyModel)
+            lap("single-turn")
+        }
+        let n = Double(max(result.rlSteps, 1))
+        result.rolloutSeconds = rlSeconds.0 / n
+        result.referenceSeconds = rlSeconds.1 / n
+        result.updateSeconds = rlSeconds.2 / n
+        result.rolloutTokensPerSecond = rlSeconds.0 > 0 ? rlSeconds.3 / rlSeconds.0 : 0
+        return result
+    }
+
+    /// SFT from random weights on the student's two-turn conversations,
+    /// tokenised exactly as the revise loop builds them; returns the saved
+    /// and reloaded warm-started model.
+    private func warmStart(_ initial: Model, train: [CarryTask.Problem], report: (DemoEvent) -> Void) throws -> Model {
+        let s = settings
+        report(.phase("warm start: SFT on the student's answers (\(s.sftSteps) steps)"))
+        guard let tokenizer = initial.tokenizer else { throw ScoreError.internal("the toy model has no tokenizer") }
+        let loop = try RevisionLoop(model: initial, codec: tokenizer, template: try ChatTemplate.load(directory: initial.directory),
+                                    format: s.format)
+        let end = Int32(1)
+        var config = TrainerConfig()
+        config.optimizer = AdamWConfig(learningRate: s.sftLearningRate, weightDecay: 0)
+        config.schedule = LRSchedule(kind: .cosine, warmupSteps: 20, totalSteps: s.sftSteps)
+        config.seed = s.seed
+        let trainer = try Trainer(model: initial, config: config)
+        var rng = TrainingRNG(seed: s.seed ^ 0x5F7)
+        var smoothed = 0.0
+        for step in 0..<s.sftSteps {
+            var batch: [TrainingSequence] = []
+            for _ in 0..<s.sftBatch {
+                let p = train[Int(rng.nextUniform() * Double(train.count))]
+                let first = try tokenizer.encode(s.task.studentAnswer(p, rng: &rng), addSpecialTokens: false, parseSpecial: false) + [end]
+                let second = try tokenizer.encode(s.task.studentAnswer(p, rng: &rng), addSpecialTokens: false, parseSpecial: false) + [end]
+                let prompt = try loop.promptTokens(p.text)
+                let glue = Array(loop.glue.dropFirst())  // the end-of-turn token closes attempt 1
+                let tokens = prompt + first + glue + second
+                var mask = [Float](repeating: 0, count: tokens.count)
+                for i in prompt.count..<(prompt.count + first.count) { mask[i] = 1 }
+                for i in (tokens.count - second.count)..<tokens.count { mask[i] = 1 }
+                batch.append(TrainingSequence(tokens: tokens, mask: mask))
+            }
+            let stats = try trainer.step(batch)
+            smoothed = step == 0 ? stats.loss : 0.95 * smoothed + 0.05 * stats.loss
+            if (step + 1) % 10 == 0 || step + 1 == s.sftSteps { report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed)) }
+        }
+        let out = Files.join(s.workDirectory, "sft")
+        try trainer.exportModel(to: out)
+        return try Model.load(directory: out)
+    }
+}
