@@ -85,15 +85,12 @@ test-python:
 # Until the SCoRe trainer lands, the demo shows the runtime on the fixture
 # models (random weights, so the text is noise): scoring a sentence, from the
 # CLI and from C, and the generate-then-revise loop with its token accounting.
+# The main job: a model from nothing, warm start, SCoRe Stage I and II, the
+# single-turn ablation, and the five metrics (see README). SEED=N picks the run.
+SEED ?= 0
 demo: deps
-	swift build $(SWIFT_FLAGS)
-	$(CLI) info $(FIXTURES)/qwen2-chat
-	$(CLI) logprobs $(FIXTURES)/qwen2-chat --text "Self-correction needs a second look."
-	@mkdir -p $(BUILD)/c
-	$(CC) $(CFLAGS_STRICT) examples/c/logprobs.c $(C_LINK) -o $(BUILD)/c/logprobs
-	$(BUILD)/c/logprobs $(FIXTURES)/llama-sharded-f16 1 17 42 7 99 3 64 21 88 5 2
-	$(CC) $(CFLAGS_STRICT) examples/c/self_correct.c $(C_LINK) -o $(BUILD)/c/self_correct
-	$(BUILD)/c/self_correct $(FIXTURES)/qwen2-chat "What is 2 + 3?" "Compute 12 * 4."
+	swift build $(SWIFT_FLAGS) --product score-cli
+	$(CLI) demo --seed $(SEED) --work $(BUILD)/demo-run
 
 install: deps
 	swift build $(SWIFT_FLAGS)

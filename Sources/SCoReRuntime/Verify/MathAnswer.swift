@@ -56,24 +56,22 @@ enum MathAnswer {
         out.reserveCapacity(s.count)
         var i = 0
         while i < s.count {
-            let b = s[i]
-            if b == AnswerText.dollar || b == UInt8(ascii: "%") || b == UInt8(ascii: "~") {
-                if b == UInt8(ascii: "~") { out.append(UInt8(ascii: " ")) }
-                i += 1
-                continue
-            }
-            guard b == AnswerText.backslash else {
-                out.append(b)
-                i += 1
-                continue
+            switch s[i] {
+            case AnswerText.dollar, UInt8(ascii: "%"): i += 1; continue
+            case UInt8(ascii: "~"): out.append(UInt8(ascii: " ")); i += 1; continue  // a non-breaking space
+            case AnswerText.backslash: break
+            default: out.append(s[i]); i += 1; continue
             }
             let end = AnswerText.commandEnd(in: s, at: i)
             let name = AnswerText.string(s[(i + 1)..<end])
+            let invisible = invisibleCommands.contains(name)
+                || (end == i + 2 && invisibleSymbols.contains(s[i + 1]))
+                || end == i + 1  // a lone backslash at the end
             if name == "dfrac" || name == "tfrac" {
                 out += Array("\\frac".utf8)
             } else if name == "\\" {
                 out.append(UInt8(ascii: " "))
-            } else if !invisibleCommands.contains(name), !(end == i + 2 && invisibleSymbols.contains(s[i + 1])), end > i + 1 {
+            } else if !invisible {
                 out += s[i..<end]
             }
             i = end

@@ -1,0 +1,198 @@
+import Testing
+import SCoReRuntime
+
+/// The answer verifiers (SCoRe's rewards): a table of attempts and references
+/// with the reward each must get, then extraction, parsing and hostile input.
+@Suite struct VerifierTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let kind: VerifierKind
+        let attempt: String
+        let reference: String
+        let reward: Float
+        var testDescription: String { "\(kind.name): \(attempt.prefix(60)) vs \(reference.prefix(30)) -> \(reward)" }
+    }
+
+    static func exact(_ a: String, _ r: String, _ reward: Float) -> Case { Case(kind: .exact, attempt: a, reference: r, reward: reward) }
+    static func numeric(_ a: String, _ r: String, _ reward: Float) -> Case { Case(kind: .numeric, attempt: a, reference: r, reward: reward) }
+    static func math(_ a: String, _ r: String, _ reward: Float) -> Case { Case(kind: .math, attempt: a, reference: r, reward: reward) }
+
+    static let paperSentence = #"Final Answer: The final answer is $\frac{1}{2}$. I hope it is correct."#
+
+    static let cases: [Case] = [
+        // exact: trim, collapse whitespace, ASCII case, trailing period; extraction first.
+        exact("Paris", "paris", 1),
+        exact("  Paris.  ", "Paris", 1),
+        exact("New   York\n\tCity", "new york city", 1),
+        exact("London", "Paris", 0),
+        exact("Paris!", "Paris", 0),
+        exact("Final Answer: The final answer is $Paris$. I hope it is correct.", "paris", 1),
+        exact(#"So the answer is \boxed{Yes}."#, "yes", 1),
+        exact("The capital is Paris.", "Paris", 0),
+        exact("", "", 0),
+        exact("ÉCOLE", "école", 0),
+        exact(#"\boxed{Paris"#, "Paris", 0),
+
+        // numeric: the last number, separators, signs, decimals, fractions, tolerance.
+        numeric("She has 3 apples, then 15 more: 18", "18", 1),
+        numeric("The total is 1,234 dollars.", "1234", 1),
+        numeric("x = -5", "-5", 1),
+        numeric("The answer is 5", "-5", 0),
+        numeric("\u{2212}7", "-7", 1),
+        numeric("3.50", "3.5", 1),
+        numeric(".5", "0.5", 1),
+        numeric("3/4", "0.75", 1),
+        numeric("-3/4", "-0.75", 1),
+        numeric("1/2", "1/3", 0),
+        numeric("0.3333333", "1/3", 1),
+        numeric("0.333", "1/3", 0),
+        numeric("2.0000001", "2", 1),
+        numeric("2.001", "2", 0),
+        numeric("$1,234,567.89", "1234567.89", 1),
+        numeric("1e3", "1000", 1),
+        numeric("1, 2, 3", "3", 1),
+        numeric("The answer is 42.", "42", 1),
+        numeric(#"\boxed{42}"#, "42", 1),
+        numeric("The final answer is 13. I hope it is correct. (I first got 15.)", "13", 1),
+        numeric("No numbers here.", "5", 0),
+        numeric("", "5", 0),
+        numeric("1" + String(repeating: "0", count: 400), "1" + String(repeating: "0", count: 400), 1),
+        numeric("2" + String(repeating: "0", count: 400), "1" + String(repeating: "0", count: 400), 0),
+
+        // math: extraction from the paper's sentence and from the last box.
+        math("Adding the two halves gives one half.\n" + paperSentence, #"\frac{1}{2}"#, 1),
+        math(paperSentence, "0.5", 1),
+        math(paperSentence, "1/3", 0),
+        math("Final Answer: The final answer is 3.5. I hope it is correct.", #"\frac72"#, 1),
+        math(#"The final answer is $\boxed{7}$."#, "7", 1),
+        math(#"First \boxed{3}, but actually \boxed{4}"#, "4", 1),
+        math(#"First \boxed{3}, but actually \boxed{4}"#, "3", 0),
+        math(#"So \boxed{3}. Final Answer: The final answer is $4$. I hope it is correct."#, "4", 1),
+        math(#"\fbox{12}"#, "12", 1),
+        math(#"\boxed 5"#, "5", 1),
+        math(#"\boxed{6}"#, "The final answer is $6$.", 1),
+        math(#"$\frac{1}{2}$"#, "1/2", 1),
+        // math: fractions.
+        math(#"\boxed{\frac12}"#, #"\frac{1}{2}"#, 1),
+        math(#"\boxed{\dfrac{1}{2}}"#, "0.5", 1),
+        math(#"\boxed{\tfrac{3}{4}}"#, "0.75", 1),
+        math(#"\boxed{2/4}"#, #"\frac{1}{2}"#, 1),
+        math(#"\boxed{1/2}"#, "1/3", 0),
+        math(#"\boxed{0.5}"#, #"\frac{1}{3}"#, 0),
+        math(#"\boxed{-\frac{1}{2}}"#, "-0.5", 1),
+        math(#"\boxed{\frac{-1}{2}}"#, #"-\frac12"#, 1),
+        math(#"\boxed{\frac{\sqrt{3}}{2}}"#, #"\frac{\sqrt3}2"#, 1),
+        math(#"\boxed{0.3333333}"#, #"\frac{1}{3}"#, 1),
+        math(#"\boxed{\frac{1}{0}}"#, "1", 0),
+        // math: symbolic answers match as canonical text only.
+        math(#"\boxed{\frac x2}"#, #"\frac{x}{2}"#, 1),
+        math(#"\boxed{\dfrac{a}{b}}"#, #"\frac{a}{b}"#, 1),
+        math(#"\boxed{\sqrt x}"#, #"\sqrt{x}"#, 1),
+        math(#"\boxed{\left(x, y\right)}"#, "(x,y)", 1),
+        math(#"\boxed{\frac{x}{2}}"#, #"\frac{2}{x}"#, 0),
+        // math: units, degrees, percent, dollars, separators, spacing.
+        math(#"\boxed{5\text{ cm}}"#, "5", 1),
+        math(#"\boxed{5 \mbox{ inches}}"#, "5", 1),
+        math(#"\boxed{12\mathrm{m}^2}"#, "12", 1),
+        math(#"\boxed{5\text{ cm}}"#, "6", 0),
+        math(#"\boxed{\text{(B)}}"#, "(B)", 1),
+        math(#"\boxed{\text{Monday}}"#, #"\text{Monday}"#, 1),
+        math(#"\boxed{90^\circ}"#, "90", 1),
+        math(#"\boxed{90^{\circ}}"#, "90", 1),
+        math(#"\boxed{50\%}"#, "50", 1),
+        math(#"\boxed{10\%}"#, "0.1", 0),
+        math(#"\boxed{\$18.90}"#, "18.9", 1),
+        math(#"\boxed{1,000,000}"#, "1000000", 1),
+        math(#"\boxed{1,\!234}"#, "1234", 1),
+        math(#"\boxed{5\,000}"#, "5000", 1),
+        math("1{,}000", "1000", 1),
+        math(#"\boxed{\left( 3 \right)}"#, "3", 1),
+        math(#"\boxed{x + 1}"#, "x+1", 1),
+        math(#"\boxed{x = 5}"#, "5", 1),
+        math(#"\boxed{a}"#, "b", 0),
+        // math: expressions.
+        math(#"\boxed{2\sqrt{2}}"#, #"\sqrt{8}"#, 1),
+        math(#"\boxed{\sqrt2}"#, #"\sqrt{2}"#, 1),
+        math(#"\boxed{\sqrt{2}}"#, #"\sqrt{3}"#, 0),
+        math(#"\boxed{\sqrt[3]{-8}}"#, "-2", 1),
+        math(#"\boxed{3 \cdot 4}"#, "12", 1),
+        math(#"\boxed{2 \times 10^3}"#, "2000", 1),
+        math(#"\boxed{2^{10}}"#, "1024", 1),
+        math(#"\boxed{-2^2}"#, "-4", 1),
+        math(#"\boxed{2(3+4)}"#, "14", 1),
+        math(#"\boxed{(3)(4)}"#, "12", 1),
+        math(#"\boxed{\pi}"#, "3.14159265358979", 1),
+        math(#"\boxed{2\pi}"#, "6.28", 0),
+        // math: tuples and intervals, item by item.
+        math(#"\boxed{\left( 1, 2 \right)}"#, "(1,2)", 1),
+        math(#"\boxed{(1, 2)}"#, "(2, 1)", 0),
+        math(#"\boxed{[0, \frac{1}{2})}"#, "[0, 0.5)", 1),
+        math(#"\boxed{[0, 1)}"#, "[0, 1]", 0),
+        math(#"\boxed{\left[ -1, 3 \right]}"#, "[-1,3]", 1),
+        math(#"\boxed{1, 2, 3}"#, "1,2,3", 1),
+        math(#"\boxed{1, 2, 3}"#, "1,2", 0),
+        // math: no answer, broken answers, extremes.
+        math("I could not solve it.", "5", 0),
+        math("", "5", 0),
+        math(#"\boxed{}"#, "", 0),
+        math(#"\boxed{\frac{1}{2}"#, #"\frac{1}{2}"#, 0),
+        math(#"\frac{1}{2"#, #"\frac{1}{2}"#, 0),
+        math("((1+2)", "3", 0),
+        math(#"}}}{{{\\\boxed"#, "5", 0),
+        math(#"\boxed{10^{1000}}"#, "10^{1000}", 1),
+        math(#"\boxed{10^{1000}}"#, "10^{999}", 0),
+        math(String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000), "1", 0),
+        math(String(repeating: #"\frac{1}{"#, count: 5_000) + "1" + String(repeating: "}", count: 5_000), "1", 0),
+    ]
+
+    @Test(arguments: cases) func reward(of c: Case) {
+        #expect(Verifier(kind: c.kind).reward(attempt: c.attempt, reference: c.reference) == c.reward)
+    }
+
+    @Test func extractsTheFinalAnswer() {
+        #expect(AnswerExtraction.finalAnswer(Self.paperSentence) == #"\frac{1}{2}"#)
+        #expect(AnswerExtraction.finalAnswer("The final answer is 5. I hope it is correct.") == "5")
+        #expect(AnswerExtraction.finalAnswer("The final answer is: $$x^2$$\nMore text") == "x^2")
+        #expect(AnswerExtraction.finalAnswer("**The final answer is** **42**") == "42")
+        #expect(AnswerExtraction.finalAnswer(#"\boxed{\{1, 2\}} and \boxed{\frac{a}{b}}"#) == #"\frac{a}{b}"#)
+        #expect(AnswerExtraction.finalAnswer(#"\boxed{\{1, 2\}}"#) == #"\{1, 2\}"#)
+        #expect(AnswerExtraction.finalAnswer("No answer in this text.") == nil)
+        #expect(AnswerExtraction.finalAnswer(#"\boxed{1 + \frac{2}{3}"#) == nil)
+        #expect(AnswerExtraction.finalAnswer(#"\boxed{}"#) == nil)
+        #expect(AnswerExtraction.finalAnswer("The final answer is") == nil)
+    }
+
+    @Test func parsesNamesAndTolerances() throws {
+        for kind in VerifierKind.allCases { #expect(try Verifier.parse(kind.name).kind == kind) }
+        #expect(VerifierKind(rawValue: 2) == .math)
+        #expect(throws: ScoreError.invalidArgument("unknown verifier \"fuzzy\" (expected exact, numeric or math)")) {
+            try Verifier.parse("fuzzy")
+        }
+        #expect(throws: ScoreError.self) { try Verifier.parse("numeric", tolerance: -1) }
+        #expect(throws: ScoreError.self) { try Verifier.parse("numeric", tolerance: .nan) }
+        let loose = try Verifier.parse("numeric", tolerance: 0.01)
+        #expect(loose.reward(attempt: "3.14", reference: "3.14159") == 1)
+        #expect(Verifier(kind: .numeric).reward(attempt: "3.14", reference: "3.14159") == 0)
+        #expect(Verifier(kind: .math, tolerance: 0).reward(attempt: "0.3333333", reference: #"\frac{1}{3}"#) == 0)
+    }
+
+    /// Random strings over the characters the verifiers care about: every
+    /// reward is 0 or 1, and none crashes or hangs.
+    @Test func hostileInputNeverCrashes() {
+        let pieces = [#"\boxed{"#, #"\fbox"#, "{", "}", "(", ")", "[", "]", #"\frac"#, #"\sqrt"#, "^", "$", #"\"#,
+                      "1", "2", ".", ",", "-", "/", "*", " ", "=", "The final answer is", ". I hope", #"\text{"#,
+                      #"\left("#, #"\right"#, "%", "e", "9999999999", "\u{2212}", "é", "\n", #"^\circ"#]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        for _ in 0..<2_000 {
+            let text = (0..<next(24)).map { _ in pieces[next(pieces.count)] }.joined()
+            let reference = (0..<next(6)).map { _ in pieces[next(pieces.count)] }.joined()
+            for kind in VerifierKind.allCases {
+                let r = Verifier(kind: kind).reward(attempt: text, reference: reference)
+                #expect(r == 0 || r == 1)
+            }
+        }
+    }
+}
