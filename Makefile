@@ -62,6 +62,8 @@ test-c:
 	$(BUILD)/c/test_capi $(FIXTURES)
 	$(CC) $(CFLAGS_STRICT) examples/c/train_step.c $(C_LINK) -lm -o $(BUILD)/c/train_step
 	rm -rf $(BUILD)/c/train_step.out && $(BUILD)/c/train_step $(FIXTURES)/qwen2 $(BUILD)/c/train_step.out
+	$(CC) $(CFLAGS_STRICT) examples/c/train_score.c $(C_LINK) -o $(BUILD)/c/train_score
+	$(BUILD)/c/train_score $(FIXTURES)/qwen2-chat
 
 test-cli:
 	Tests/CLI/test_cli.sh $(CLI) $(FIXTURES)

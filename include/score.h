@@ -2,8 +2,8 @@
  * score.h — the C interface of libscore.
  *
  * libscore loads small Hugging Face decoder models (Llama, Mistral, Qwen2,
- * Qwen3) from safetensors checkpoints, scores token sequences, and (in later
- * versions) generates, revises and trains with SCoRe.
+ * Qwen3) from safetensors checkpoints, scores token sequences, generates,
+ * revises, and trains models to self-correct with SCoRe.
  *
  * Usage:
  *
@@ -139,7 +139,11 @@ enum {
     SCORE_TYPE_REVISE_PARAMS = 4,
     /* tokenizer ids from 10, training ids from 20 */
     SCORE_TYPE_TRAINER_PARAMS = 20,
-    SCORE_TYPE_TRAIN_STATS = 21
+    SCORE_TYPE_TRAIN_STATS = 21,
+    SCORE_TYPE_RL_PARAMS = 22,
+    SCORE_TYPE_RL_STATS = 23,
+    SCORE_TYPE_EVAL_PARAMS = 24,
+    SCORE_TYPE_EVAL_RESULT = 25
 };
 /* 0 for an unknown id. */
 size_t score_sizeof(int32_t type_id);
@@ -593,6 +597,222 @@ score_status score_trainer_save(score_trainer *trainer, const char *dir);
 /* Writes the current weights as a Hugging Face model directory (LoRA merged
  * into the base), atomically. */
 score_status score_trainer_export(score_trainer *trainer, const char *dir);
+
+/* ------------------------------------------------------------------------ */
+/* SCoRe: training self-correction with reinforcement learning              */
+/* ------------------------------------------------------------------------ */
+
+/* (section: score) */
+
+/* SCoRe (Kumar et al. 2024, "Training Language Models to Self-Correct via
+ * Reinforcement Learning"): k multi-attempt rollouts per problem sampled from
+ * the current policy (attempt t+1 continues attempt t's own tokens after the
+ * revision instruction), the host's reward r(y_t) for each attempt, per-turn rewards
+ * (Stage I: only the last attempt is rewarded and the earlier ones are held
+ * to the reference by the strong KL beta2; Stage II: every attempt is
+ * rewarded, attempt t >= 2 gets r(y_t) + alpha * (r(y_t) - r(y_t-1))),
+ * leave-one-out baselines over the k samples per turn, and one
+ * policy-gradient step with the per-turn KL.
+ *
+ * Data-driven: score_rl_rollout gives the episodes (a score_rollout, read
+ * with score_rollout_episode / score_rollout_attempt), the host scores each
+ * attempt, score_rl_update takes the rewards. score_rl_step does both with
+ * a reward callback.
+ *
+ * A score_rl_trainer is used by one thread at a time. It keeps a reference
+ * to its model; the model must stay loaded while the trainer exists. */
+typedef struct score_rl_trainer score_rl_trainer;
+
+/* The reward r(y, y*) of one attempt: problem and reference as the caller
+ * gave them, attempt the model's text (special tokens removed); all
+ * NUL-terminated UTF-8, valid during the call. It is called on the thread
+ * that called score_rl_step / score_evaluate and must not call into the
+ * same trainer. Returning NaN or +-Inf fails the call (status
+ * SCORE_ERR_INVALID_ARGUMENT, message naming the value) without touching
+ * the weights; a host whose verifier failed can return NaN to stop. */
+typedef float (*score_reward_fn)(const char *problem, const char *attempt, const char *reference,
+                                 void *user_data);
+
+/* Per-turn arrays of the structs below hold this many entries, so attempts
+ * is at most SCORE_RL_MAX_TURNS. */
+#define SCORE_RL_MAX_TURNS 8
+
+/* How the rewards become the update. */
+enum {
+    SCORE_RL_REINFORCE = 0,   /* REINFORCE with the leave-one-out baseline (the paper) */
+    SCORE_RL_FILTERED_SFT = 1 /* STaR ablation: fine-tune on the attempts with reward >= 1 */
+};
+
+typedef struct score_rl_params {
+    uint32_t struct_size;         /* sizeof(score_rl_params) */
+    int32_t stage;                /* 1 or 2; default 1 (score_rl_trainer_set_stage changes it) */
+    int32_t attempts;             /* 1..SCORE_RL_MAX_TURNS; default 2; 1 = single-turn RL
+                                     ablation (Stage II only) */
+    int32_t samples_per_problem;  /* k; default 4; >= 2 (the baseline needs them)
+                                     unless update_rule is SCORE_RL_FILTERED_SFT */
+    float alpha;                  /* reward-shaping bonus; default 10; 0 = no shaping */
+    float beta1;                  /* weak KL on every attempt (Stage I: the last); default 0.01 */
+    float beta2;                  /* Stage I's strong KL on the earlier attempts; default 0.1 */
+    int32_t update_rule;          /* SCORE_RL_*; default REINFORCE */
+    float temperature;            /* rollout sampling, > 0; default 1 */
+    int32_t top_k;                /* 0 = off (default) */
+    float top_p;                  /* (0, 1]; default 1 = off */
+    int32_t max_new_tokens;       /* per attempt, >= 1; default 256 */
+    int32_t micro_batch;          /* sequences per forward/backward pass; default 64
+                                     (one optimiser step always covers the whole batch) */
+    /* NULL: the defaults of score_revise_params (the paper's MATH
+     * instruction, "{problem}" as the task prompt, no system message). */
+    const char *instruction;
+    const char *task_prompt;
+    const char *system_prompt;
+    uint64_t seed;                /* seed of the rollouts' random streams; default 0 */
+    /* Optimiser and objective; NULL: score_rl_training_params_default().
+     * Its kl_estimator picks the KL estimator; the KL coefficients come
+     * from beta1/beta2 (kl_coefficient is not used). */
+    const score_trainer_params *training;
+} score_rl_params;
+
+score_rl_params score_rl_params_default(void);
+
+/* SCoRe's optimiser (the paper's MATH setting): Adam with learning rate
+ * 5e-6 and no weight decay, gradient clipping at 1, the per-sequence sum of
+ * token terms (SCORE_AGGREGATE_SEQUENCE_SUM, REINFORCE's estimator) and the
+ * k3 KL estimator; full fine-tuning. Start from this, not from
+ * score_trainer_params_default(), when changing one field. */
+score_trainer_params score_rl_training_params_default(void);
+
+typedef struct score_rl_stats {
+    uint32_t struct_size;         /* set by the caller: sizeof(score_rl_stats) */
+    int32_t stage;                /* the stage of this step */
+    int64_t step;                 /* optimiser steps completed */
+    int32_t turns;                /* entries used in the per-turn arrays (= attempts) */
+    int32_t rollouts;             /* episodes in the batch */
+    int64_t generated_tokens;     /* tokens the model sampled in them */
+    double reward_per_turn[SCORE_RL_MAX_TURNS];      /* mean r(y_t) over the episodes */
+    double kl_per_turn[SCORE_RL_MAX_TURNS];          /* mean per-episode KL estimate of turn t's tokens */
+    double zero_signal_fraction[SCORE_RL_MAX_TURNS]; /* problems whose k turn rewards are all equal */
+    double answer_change_rate;    /* episodes whose last final answer differs from the first's */
+    double loss;
+    double grad_norm;             /* before clipping */
+    double learning_rate;
+    double rollout_seconds;       /* 0 for score_rl_update (the rollout was another call) */
+    double reference_seconds;     /* scoring the tokens under the reference policy */
+    double update_seconds;
+    bool skipped_non_finite;      /* NaN/Inf in loss or gradients: weights unchanged */
+} score_rl_stats;
+
+/* Creates a SCoRe trainer over model, which needs tokenizer.json (its
+ * chat_template, or ChatML, frames the turns). params may be NULL for the
+ * defaults. Out-of-range values (stage 3, attempts 0, k = 1 with
+ * REINFORCE, Stage I with one attempt, ...) are SCORE_ERR_INVALID_ARGUMENT.
+ * On success *out owns the trainer; free it with score_rl_trainer_free. */
+score_status score_rl_trainer_new(const score_model *model, const score_rl_params *params,
+                                  score_rl_trainer **out);
+
+/* Continues a run saved with score_rl_trainer_save into dir: weights,
+ * optimiser state and step count from the checkpoint (params->training is
+ * not read: the checkpoint records the optimiser), the rest from params
+ * (NULL: defaults). model must be the model the run started from. */
+score_status score_rl_trainer_resume(const score_model *model, const char *dir, const score_rl_params *params,
+                                     score_rl_trainer **out);
+
+/* Frees a trainer. NULL is a no-op. */
+void score_rl_trainer_free(score_rl_trainer *trainer);
+
+/* Switches the objective between steps (1 = Stage I, 2 = Stage II). Stage I
+ * with a single attempt is SCORE_ERR_INVALID_ARGUMENT. */
+score_status score_rl_trainer_set_stage(score_rl_trainer *trainer, int32_t stage);
+score_status score_rl_trainer_get_stage(const score_rl_trainer *trainer, int32_t *stage);
+
+/* Anchors the KL to the current policy from now on (Stage II against the
+ * Stage I model instead of the base model). */
+score_status score_rl_trainer_use_current_as_reference(score_rl_trainer *trainer);
+
+/* samples_per_problem episodes of `attempts` attempts for each of
+ * n_problems problems, sampled from the current policy (problem-major, as
+ * score_rollout_run). On success *out owns the rollout: free it with
+ * score_rollout_free. */
+score_status score_rl_rollout(score_rl_trainer *trainer, const char *const *problems, size_t n_problems,
+                              score_rollout **out);
+
+/* One policy update from a rollout and the rewards of its attempts:
+ * rewards[i * attempts + t] = r(y_t) of episode i, row-major with the
+ * trainer's `attempts` per row, n_rewards = episodes * attempts. An attempt
+ * an episode did not reach (its context filled up) must have reward 0.
+ * Episodes are grouped by their problem index for the baseline. stats may
+ * be NULL. */
+score_status score_rl_update(score_rl_trainer *trainer, const score_rollout *rollout, const float *rewards,
+                             size_t n_rewards, score_rl_stats *stats);
+
+/* Rollout, rewards from reward_fn(problems[p], attempt, references[p],
+ * user_data) for every attempt, and one update. references[i] is problem
+ * i's reference answer (or tests): n entries, like problems. stats may be
+ * NULL. */
+score_status score_rl_step(score_rl_trainer *trainer, const char *const *problems,
+                           const char *const *references, size_t n, score_reward_fn reward_fn,
+                           void *user_data, score_rl_stats *stats);
+
+/* A resumable checkpoint into dir, atomically, as score_trainer_save
+ * writes it (score_rl_trainer_resume continues from it). */
+score_status score_rl_trainer_save(score_rl_trainer *trainer, const char *dir);
+
+/* The current policy as a Hugging Face model directory, atomically (as
+ * score_trainer_export). */
+score_status score_rl_trainer_export(score_rl_trainer *trainer, const char *dir);
+
+/* --- Verifiers and evaluation ------------------------------------------- */
+
+/* Built-in verifiers: reward 1 if the attempt answers like the reference,
+ * else 0. Both texts go through final-answer extraction first ("The final
+ * answer is $...$", \boxed{...}); text without one is used whole. */
+enum {
+    SCORE_VERIFY_EXACT = 0,   /* same text (case, spaces, a final period ignored) */
+    SCORE_VERIFY_NUMERIC = 1, /* same last number within the tolerance */
+    SCORE_VERIFY_MATH = 2     /* same math answer (LaTeX normalised, values, items) */
+};
+
+/* *reward = r(attempt, reference) under verifier kind. Numbers a and b
+ * match when |a - b| <= tolerance * max(1, |b|); tolerance must be finite
+ * and >= 0 (1e-6 is the usual choice). Thread-safe. */
+score_status score_verify(int32_t kind, double tolerance, const char *attempt, const char *reference,
+                          float *reward);
+
+typedef struct score_eval_params {
+    uint32_t struct_size;         /* sizeof(score_eval_params) */
+    int32_t attempts;             /* 1..SCORE_RL_MAX_TURNS; default 2 */
+    int32_t max_new_tokens;       /* per attempt, >= 0; default 256 */
+    int32_t verifier;             /* SCORE_VERIFY_*, used without a reward_fn; default MATH */
+    double tolerance;             /* of the verifier; default 1e-6 */
+    const char *instruction;      /* NULL: as in score_rl_params */
+    const char *task_prompt;
+    const char *system_prompt;
+} score_eval_params;
+
+score_eval_params score_eval_params_default(void);
+
+/* The paper's self-correction metrics, from greedy attempts. */
+typedef struct score_eval_result {
+    uint32_t struct_size;         /* set by the caller: sizeof(score_eval_result) */
+    int32_t attempts;             /* entries used in accuracy */
+    int64_t problems;
+    double accuracy[SCORE_RL_MAX_TURNS]; /* accuracy of each attempt */
+    double acc_t1;                /* Acc@t1 */
+    double acc_t2;                /* Acc@t2 (a problem without attempt 2 keeps attempt 1) */
+    double delta;                 /* acc_t2 - acc_t1 = delta_i_to_c - delta_c_to_i */
+    double delta_i_to_c;          /* fraction of all problems wrong at t1, right at t2 */
+    double delta_c_to_i;          /* fraction of all problems right at t1, wrong at t2 */
+    double answer_changed;        /* fraction whose attempt-2 final answer differs */
+    double edit_distance_ratio;   /* mean Levenshtein(y1, y2) / (|y1| + |y2|) */
+} score_eval_result;
+
+/* Greedy attempts 1..attempts for each of n problems with model, scored by
+ * reward_fn (an attempt is right when its reward is >= 1) or, when
+ * reward_fn is NULL, by the params' verifier. params may be NULL for the
+ * defaults. Fills *out up to out->struct_size bytes. Each call decodes with
+ * state of its own: calls on one model may run on different threads. */
+score_status score_evaluate(const score_model *model, const score_eval_params *params,
+                            const char *const *problems, const char *const *references, size_t n,
+                            score_reward_fn reward_fn, void *user_data, score_eval_result *out);
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,10 @@ public func score_sizeof(_ typeId: Int32) -> Int {
     case Int(SCORE_TYPE_REVISE_PARAMS): return MemoryLayout<score_revise_params>.size
     case Int(SCORE_TYPE_TRAINER_PARAMS): return MemoryLayout<score_trainer_params>.size
     case Int(SCORE_TYPE_TRAIN_STATS): return MemoryLayout<score_train_stats>.size
+    case Int(SCORE_TYPE_RL_PARAMS): return MemoryLayout<score_rl_params>.size
+    case Int(SCORE_TYPE_RL_STATS): return MemoryLayout<score_rl_stats>.size
+    case Int(SCORE_TYPE_EVAL_PARAMS): return MemoryLayout<score_eval_params>.size
+    case Int(SCORE_TYPE_EVAL_RESULT): return MemoryLayout<score_eval_result>.size
     default: return 0
     }
 }

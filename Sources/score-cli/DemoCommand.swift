@@ -25,11 +25,12 @@ enum DemoCommand {
       --samples K         samples per problem (default 4)
       --rl-lr X           RL learning rate (default 1e-4)
       --no-ablation       skip the single-turn RL ablation
+      --reuse-sft         reuse WORK/sft from an earlier run instead of training it again
       --threads N
     """
     static let valueOptions: Set<String> = ["seed", "work", "sft-steps", "stage1-steps", "stage2-steps", "problems", "samples",
                                             "rl-lr", "threads"]
-    static let flagOptions: Set<String> = ["help", "json", "no-ablation"]
+    static let flagOptions: Set<String> = ["help", "json", "no-ablation", "reuse-sft"]
 
     static func run(_ args: Arguments) throws {
         guard args.positional.isEmpty else { throw UsageError("demo takes no positional arguments") }
@@ -46,6 +47,7 @@ enum DemoCommand {
             s.rlLearningRate = v
         }
         s.singleTurnAblation = !args.flags.contains("no-ablation")
+        s.reuseWarmStart = args.flags.contains("reuse-sft")
         let json = args.flags.contains("json")
         let started = BenchCommand.now()
         let result = try DemoRun(settings: s).run { event in

@@ -20,6 +20,8 @@ commands:
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
   chat-template DIR --messages FILE  render a conversation with the model's chat template
   sft DIR --data F --out OUT   supervised fine-tuning (JSONL or the seed's CSV), checkpoint to OUT
+  train DIR --stage S --data F --out OUT  SCoRe training; S = 1, 2 or both (rounds of I then II)
+  eval DIR --data F            self-correction metrics: Acc@t1, Acc@t2, Δ, Δi→c, Δc→i (greedy)
   demo                         the main job: build a model, SFT, SCoRe, ablation, metrics
   version                      print the library version
 
@@ -45,6 +47,8 @@ let commands: [Command] = [
     Command(name: "tokenize", help: TokenizeCommand.help, valueOptions: TokenizeCommand.valueOptions, flagOptions: TokenizeCommand.flagOptions, run: TokenizeCommand.run),
     Command(name: "chat-template", help: ChatTemplateCommand.help, valueOptions: ChatTemplateCommand.valueOptions, flagOptions: ChatTemplateCommand.flagOptions, run: ChatTemplateCommand.run),
     Command(name: "sft", help: SFTCommand.help, valueOptions: SFTCommand.valueOptions, flagOptions: SFTCommand.flagOptions, run: SFTCommand.run),
+    Command(name: "train", help: TrainCommand.help, valueOptions: TrainCommand.valueOptions, flagOptions: TrainCommand.flagOptions, run: TrainCommand.run),
+    Command(name: "eval", help: EvalCommand.help, valueOptions: EvalCommand.valueOptions, flagOptions: EvalCommand.flagOptions, run: EvalCommand.run),
     Command(name: "demo", help: DemoCommand.help, valueOptions: DemoCommand.valueOptions, flagOptions: DemoCommand.flagOptions, run: DemoCommand.run),
     Command(name: "version", help: "usage: score-cli version", valueOptions: [], flagOptions: ["help"], run: { _ in print(LibraryVersion.string) }),
 ]

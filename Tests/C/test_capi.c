@@ -346,6 +346,373 @@ static void test_rollouts(void) {
     score_model_free(plain);
 }
 
+/* --- SCoRe --------------------------------------------------------------- */
+
+/* Reward callbacks: a digit in the attempt; NaN or Inf (a broken verifier);
+ * the parity of the attempt's length. user_data counts calls when not NULL. */
+static float digit_reward(const char *problem, const char *attempt, const char *reference, void *user_data) {
+    (void)problem; (void)reference;
+    if (user_data != NULL) (*(int *)user_data)++;
+    return strpbrk(attempt, "0123456789") != NULL ? 1.0f : 0.0f;
+}
+
+static float nan_reward(const char *problem, const char *attempt, const char *reference, void *user_data) {
+    (void)problem; (void)attempt; (void)reference; (void)user_data;
+    return NAN;
+}
+
+static float inf_reward(const char *problem, const char *attempt, const char *reference, void *user_data) {
+    (void)problem; (void)attempt; (void)reference; (void)user_data;
+    return INFINITY;
+}
+
+static float even_length_reward(const char *problem, const char *attempt, const char *reference, void *user_data) {
+    (void)problem; (void)reference;
+    if (user_data != NULL) (*(int *)user_data)++;
+    return strlen(attempt) % 2 == 0 ? 1.0f : 0.0f;
+}
+
+/* The bytes of a file (malloc'd, *n its size), or NULL. */
+static unsigned char *read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc(size > 0 ? (size_t)size : 1);
+    *n = bytes != NULL ? fread(bytes, 1, (size_t)size, f) : 0;
+    fclose(f);
+    return bytes;
+}
+
+/* Exports the trainer's weights to dir/name and returns model.safetensors' bytes. */
+static unsigned char *exported_weights(score_rl_trainer *t, const char *dir, const char *name, size_t *n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (score_rl_trainer_export(t, path) != SCORE_OK) return NULL;
+    snprintf(path, sizeof path, "%s/%s/model.safetensors", dir, name);
+    return read_file(path, n);
+}
+
+static void test_score_rl_params(void) {
+    score_rl_params p = score_rl_params_default();
+    CHECK(p.struct_size == sizeof p && score_sizeof(SCORE_TYPE_RL_PARAMS) == sizeof p);
+    CHECK(score_sizeof(SCORE_TYPE_RL_STATS) == sizeof(score_rl_stats));
+    CHECK(score_sizeof(SCORE_TYPE_EVAL_PARAMS) == sizeof(score_eval_params));
+    CHECK(score_sizeof(SCORE_TYPE_EVAL_RESULT) == sizeof(score_eval_result));
+    CHECK(p.stage == 1 && p.attempts == 2 && p.samples_per_problem == 4);
+    CHECK(p.alpha == 10.0f && p.beta1 == 0.01f && p.beta2 == 0.1f && p.update_rule == SCORE_RL_REINFORCE);
+    CHECK(p.temperature == 1.0f && p.top_k == 0 && p.top_p == 1.0f && p.max_new_tokens == 256 && p.micro_batch == 64);
+    CHECK(p.instruction == NULL && p.task_prompt == NULL && p.system_prompt == NULL && p.training == NULL && p.seed == 0);
+    score_trainer_params t = score_rl_training_params_default();
+    CHECK(t.struct_size == sizeof t && t.parameter_set == SCORE_PARAMS_FULL);
+    CHECK(t.learning_rate == 5e-6f && t.weight_decay == 0 && t.max_grad_norm == 1.0f);
+    CHECK(t.kl_estimator == SCORE_KL_K3 && t.aggregation == SCORE_AGGREGATE_SEQUENCE_SUM);
+    score_eval_params e = score_eval_params_default();
+    CHECK(e.struct_size == sizeof e && e.attempts == 2 && e.max_new_tokens == 256);
+    CHECK(e.verifier == SCORE_VERIFY_MATH && e.tolerance == 1e-6);
+}
+
+static void test_score_rl_create_errors(score_model *m, score_model *plain) {
+    score_rl_trainer *t = NULL;
+    score_rl_params p = score_rl_params_default();
+    CHECK_ERR(score_rl_trainer_new(NULL, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
+    CHECK_ERR(score_rl_trainer_new(m, &p, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
+    CHECK_ERR(score_rl_trainer_new(plain, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
+    p.samples_per_problem = 1; /* no leave-one-out baseline from one sample */
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "samples per problem must be ≥ 2");
+    p = score_rl_params_default();
+    p.stage = 3;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "stage 3 is not 1 or 2");
+    p = score_rl_params_default();
+    p.attempts = 0;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "attempts 0");
+    p.attempts = SCORE_RL_MAX_TURNS + 1;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "SCORE_RL_MAX_TURNS");
+    p.attempts = 1; /* single-turn RL exists only as Stage II */
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "Stage I");
+    p = score_rl_params_default();
+    p.temperature = 0;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "temperature");
+    p = score_rl_params_default();
+    p.update_rule = 7;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "update_rule 7");
+    p = score_rl_params_default();
+    p.alpha = NAN;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "alpha");
+    p = score_rl_params_default();
+    p.max_new_tokens = 0;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "max new tokens");
+    p = score_rl_params_default();
+    p.struct_size = 0;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "struct_size");
+    p = score_rl_params_default();
+    score_trainer_params tp = score_rl_training_params_default();
+    tp.kl_estimator = 9;
+    p.training = &tp;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "kl_estimator 9");
+    CHECK(t == NULL);
+
+    /* k = 1 is fine for the filtered-SFT ablation, one attempt for single-turn RL. */
+    p = score_rl_params_default();
+    p.samples_per_problem = 1;
+    p.update_rule = SCORE_RL_FILTERED_SFT;
+    CHECK(score_rl_trainer_new(m, &p, &t) == SCORE_OK);
+    score_rl_trainer_free(t);
+    t = NULL;
+    p = score_rl_params_default();
+    p.stage = 2;
+    p.attempts = 1;
+    CHECK(score_rl_trainer_new(m, &p, &t) == SCORE_OK);
+    CHECK_ERR(score_rl_trainer_set_stage(t, 1), SCORE_ERR_INVALID_ARGUMENT, "Stage I");
+    score_rl_trainer_free(t);
+    score_rl_trainer_free(NULL);
+}
+
+static void test_score_rl_steps(score_model *m) {
+    score_trainer_params tp = score_rl_training_params_default();
+    tp.learning_rate = 1e-3f;
+    score_rl_params p = score_rl_params_default();
+    p.samples_per_problem = 2;
+    p.max_new_tokens = 5;
+    p.instruction = "Fix the answer above if needed.";
+    p.training = &tp;
+    score_rl_trainer *t = NULL;
+    CHECK(score_rl_trainer_new(m, &p, &t) == SCORE_OK);
+    if (t == NULL) return;
+
+    int32_t stage = 0;
+    CHECK(score_rl_trainer_get_stage(t, &stage) == SCORE_OK && stage == 1);
+    CHECK_ERR(score_rl_trainer_set_stage(t, 3), SCORE_ERR_INVALID_ARGUMENT, "stage 3");
+    CHECK_ERR(score_rl_trainer_set_stage(NULL, 2), SCORE_ERR_INVALID_ARGUMENT, "trainer is NULL");
+    CHECK_ERR(score_rl_trainer_get_stage(t, NULL), SCORE_ERR_INVALID_ARGUMENT, "stage is NULL");
+
+    const char *problems[] = {"What is 2 + 3?", "Compute 12 * 4."};
+    const char *references[] = {"5", "48"};
+    const char *one_null[] = {"5", NULL};
+    score_rl_stats st = {.struct_size = sizeof st};
+    int calls = 0;
+    CHECK(score_rl_step(t, problems, references, 2, digit_reward, &calls, &st) == SCORE_OK);
+    CHECK(calls == 2 * 2 * 2 && st.step == 1 && st.stage == 1 && st.turns == 2 && st.rollouts == 4);
+    CHECK(st.generated_tokens > 0 && st.generated_tokens <= 4 * 2 * 5);
+    for (int i = 0; i < st.turns; i++) {
+        CHECK(st.reward_per_turn[i] >= 0 && st.reward_per_turn[i] <= 1);
+        CHECK(st.zero_signal_fraction[i] >= 0 && st.zero_signal_fraction[i] <= 1);
+        CHECK(isfinite(st.kl_per_turn[i]));
+    }
+    CHECK(isfinite(st.loss) && st.grad_norm >= 0 && fabs(st.learning_rate - 1e-3) < 1e-9 && !st.skipped_non_finite);
+    CHECK(st.rollout_seconds > 0 && st.update_seconds > 0);
+
+    /* Bad input to a step. */
+    CHECK_ERR(score_rl_step(NULL, problems, references, 2, digit_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "trainer is NULL");
+    CHECK_ERR(score_rl_step(t, NULL, references, 2, digit_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "problems is NULL");
+    CHECK_ERR(score_rl_step(t, problems, NULL, 2, digit_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "references is NULL");
+    CHECK_ERR(score_rl_step(t, problems, one_null, 2, digit_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "references[1] is NULL");
+    CHECK_ERR(score_rl_step(t, problems, references, 0, digit_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "n is 0");
+    CHECK_ERR(score_rl_step(t, problems, references, 2, NULL, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "reward_fn is NULL");
+    score_rl_stats zero = {.struct_size = 0};
+    CHECK_ERR(score_rl_step(t, problems, references, 2, digit_reward, NULL, &zero), SCORE_ERR_INVALID_ARGUMENT, "struct_size");
+
+    /* A reward function returning NaN or Inf fails the step and leaves the weights alone. */
+    char tmp[] = "/tmp/score-rl-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    size_t n_before = 0, n_after = 0;
+    unsigned char *before = exported_weights(t, tmp, "before", &n_before);
+    CHECK_ERR(score_rl_step(t, problems, references, 2, nan_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "returned nan");
+    CHECK_ERR(score_rl_step(t, problems, references, 2, inf_reward, NULL, &st), SCORE_ERR_INVALID_ARGUMENT, "returned inf");
+    unsigned char *after = exported_weights(t, tmp, "after", &n_after);
+    CHECK(before != NULL && after != NULL && n_before == n_after && n_before > 0 && memcmp(before, after, n_before) == 0);
+    free(before);
+    free(after);
+    /* ... and the next good step works (and counts from where it was). */
+    CHECK(score_rl_step(t, problems, references, 2, digit_reward, NULL, &st) == SCORE_OK && st.step == 2);
+
+    /* An older, shorter stats struct gets only its own fields. */
+    unsigned char raw[sizeof(score_rl_stats) + 8];
+    memset(raw, 0xAB, sizeof raw);
+    score_rl_stats *small = (score_rl_stats *)raw;
+    small->struct_size = 16;
+    CHECK(score_rl_trainer_set_stage(t, 2) == SCORE_OK);
+    CHECK(score_rl_trainer_get_stage(t, &stage) == SCORE_OK && stage == 2);
+    CHECK(score_rl_trainer_use_current_as_reference(t) == SCORE_OK);
+    CHECK_ERR(score_rl_trainer_use_current_as_reference(NULL), SCORE_ERR_INVALID_ARGUMENT, "trainer is NULL");
+    CHECK(score_rl_step(t, problems, references, 2, digit_reward, NULL, small) == SCORE_OK);
+    CHECK(small->struct_size == 16 && small->stage == 2 && small->step == 3 && raw[16] == 0xAB);
+
+    /* The data-driven path: rollout, rewards from here, update. */
+    score_rollout *r = NULL;
+    CHECK_ERR(score_rl_rollout(t, problems, 0, &r), SCORE_ERR_INVALID_ARGUMENT, "n_problems is 0");
+    CHECK_ERR(score_rl_rollout(t, problems, 2, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
+    CHECK_ERR(score_rl_rollout(NULL, problems, 2, &r), SCORE_ERR_INVALID_ARGUMENT, "trainer is NULL");
+    CHECK(score_rl_rollout(t, problems, 2, &r) == SCORE_OK);
+    CHECK(score_rollout_count(r) == 4);
+    size_t problem = 9, n_att = 0;
+    CHECK(score_rollout_episode(r, 3, &problem, NULL, NULL, NULL, NULL, &n_att) == SCORE_OK && problem == 1 && n_att == 2);
+    float rewards[8] = {1, 0, 0, 1, 0, 0, 1, 1};
+    CHECK_ERR(score_rl_update(t, r, rewards, 7, &st), SCORE_ERR_INVALID_ARGUMENT, "n_rewards 7");
+    CHECK_ERR(score_rl_update(t, r, NULL, 8, &st), SCORE_ERR_INVALID_ARGUMENT, "rewards is NULL");
+    CHECK_ERR(score_rl_update(t, NULL, rewards, 8, &st), SCORE_ERR_INVALID_ARGUMENT, "rollout is NULL");
+    CHECK_ERR(score_rl_update(NULL, r, rewards, 8, &st), SCORE_ERR_INVALID_ARGUMENT, "trainer is NULL");
+    rewards[5] = NAN;
+    CHECK_ERR(score_rl_update(t, r, rewards, 8, &st), SCORE_ERR_INVALID_ARGUMENT, "nan");
+    rewards[5] = 0;
+    CHECK(score_rl_update(t, r, rewards, 8, &st) == SCORE_OK);
+    CHECK(st.step == 4 && st.stage == 2 && st.rollouts == 4 && st.rollout_seconds == 0);
+    CHECK(fabs(st.reward_per_turn[0] - 0.5) < 1e-9 && fabs(st.reward_per_turn[1] - 0.5) < 1e-9);
+    score_rollout_free(r);
+
+    /* A rollout with more attempts than the trainer takes is refused. */
+    score_session *s = NULL;
+    CHECK(score_session_new(m, NULL, &s) == SCORE_OK);
+    score_revise_params rp = score_revise_params_default();
+    rp.attempts = 3;
+    score_generate_params gp = score_generate_params_default();
+    gp.max_new_tokens = 3;
+    CHECK(score_rollout_run(s, problems, 1, &rp, &gp, &r) == SCORE_OK);
+    float three[3] = {0, 0, 0};
+    CHECK_ERR(score_rl_update(t, r, three, 2, &st), SCORE_ERR_INVALID_ARGUMENT, "episode 0 has 3 attempts");
+    score_rollout_free(r);
+    score_session_free(s);
+
+    /* Save, resume, and the resumed trainer takes the next step. */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/checkpoint", tmp);
+    CHECK_ERR(score_rl_trainer_save(t, NULL), SCORE_ERR_INVALID_ARGUMENT, "dir is NULL");
+    CHECK(score_rl_trainer_save(t, dir) == SCORE_OK);
+    score_rl_trainer *resumed = NULL;
+    p.stage = 2;
+    CHECK_ERR(score_rl_trainer_resume(m, "/nonexistent/checkpoint", &p, &resumed), SCORE_ERR_IO, "/nonexistent/checkpoint");
+    CHECK(score_rl_trainer_resume(m, dir, &p, &resumed) == SCORE_OK);
+    CHECK(score_rl_step(resumed, problems, references, 2, digit_reward, NULL, &st) == SCORE_OK && st.step == 5);
+    score_rl_trainer_free(resumed);
+    score_rl_trainer_free(t);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_verify(void) {
+    float r = -1;
+    CHECK(score_verify(SCORE_VERIFY_EXACT, 1e-6, "  Paris.  ", "paris", &r) == SCORE_OK && r == 1);
+    CHECK(score_verify(SCORE_VERIFY_EXACT, 1e-6, "London", "Paris", &r) == SCORE_OK && r == 0);
+    CHECK(score_verify(SCORE_VERIFY_NUMERIC, 1e-6, "The total is 1,234 dollars.", "1234", &r) == SCORE_OK && r == 1);
+    CHECK(score_verify(SCORE_VERIFY_NUMERIC, 1e-6, "3.14", "3.14159", &r) == SCORE_OK && r == 0);
+    CHECK(score_verify(SCORE_VERIFY_NUMERIC, 0.01, "3.14", "3.14159", &r) == SCORE_OK && r == 1);
+    CHECK(score_verify(SCORE_VERIFY_MATH, 1e-6,
+                       "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.", "0.5", &r) == SCORE_OK && r == 1);
+    CHECK(score_verify(SCORE_VERIFY_MATH, 1e-6, "\\boxed{1/2}", "1/3", &r) == SCORE_OK && r == 0);
+    CHECK(score_verify(SCORE_VERIFY_MATH, 1e-6, "", "", &r) == SCORE_OK && r == 0);
+    CHECK_ERR(score_verify(3, 1e-6, "1", "1", &r), SCORE_ERR_INVALID_ARGUMENT, "kind 3");
+    CHECK_ERR(score_verify(-1, 1e-6, "1", "1", &r), SCORE_ERR_INVALID_ARGUMENT, "kind -1");
+    CHECK_ERR(score_verify(SCORE_VERIFY_NUMERIC, -1, "1", "1", &r), SCORE_ERR_INVALID_ARGUMENT, "tolerance");
+    CHECK_ERR(score_verify(SCORE_VERIFY_NUMERIC, NAN, "1", "1", &r), SCORE_ERR_INVALID_ARGUMENT, "tolerance");
+    CHECK_ERR(score_verify(SCORE_VERIFY_EXACT, 1e-6, NULL, "1", &r), SCORE_ERR_INVALID_ARGUMENT, "attempt is NULL");
+    CHECK_ERR(score_verify(SCORE_VERIFY_EXACT, 1e-6, "1", NULL, &r), SCORE_ERR_INVALID_ARGUMENT, "reference is NULL");
+    CHECK_ERR(score_verify(SCORE_VERIFY_EXACT, 1e-6, "1", "1", NULL), SCORE_ERR_INVALID_ARGUMENT, "reward is NULL");
+    const char invalid[] = {(char)0xFF, 0};
+    CHECK_ERR(score_verify(SCORE_VERIFY_EXACT, 1e-6, invalid, "1", &r), SCORE_ERR_INVALID_ARGUMENT, "UTF-8");
+}
+
+/* score_evaluate against the same greedy attempts from score_rollout_run,
+ * scored here: the metrics must be the ones computed by hand. */
+static void test_evaluate(score_model *m, score_model *plain) {
+    const char *problems[] = {"What is 2 + 3?", "Compute 12 * 4.", "1+1", "Name a prime.", "Spell cat."};
+    enum { N = 5 };
+    const char *instruction = "Fix the answer above if needed.";
+    score_session *s = NULL;
+    score_rollout *r = NULL;
+    CHECK(score_session_new(m, NULL, &s) == SCORE_OK);
+    score_revise_params rp = score_revise_params_default();
+    rp.instruction = instruction;
+    score_generate_params gp = score_generate_params_default();
+    gp.temperature = 0;
+    gp.max_new_tokens = 6;
+    CHECK(score_rollout_run(s, problems, N, &rp, &gp, &r) == SCORE_OK);
+    if (r == NULL) return;
+    const char *first[N];
+    int right[N][2], calls = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t n_att = 0;
+        CHECK(score_rollout_episode(r, i, NULL, NULL, NULL, NULL, NULL, &n_att) == SCORE_OK && n_att == 2);
+        for (size_t a = 0; a < 2; a++) {
+            const char *text = "";
+            CHECK(score_rollout_attempt(r, i, a, NULL, NULL, NULL, NULL, NULL, &text) == SCORE_OK);
+            right[i][a] = even_length_reward(NULL, text, NULL, NULL) >= 1;
+            if (a == 0) first[i] = text;
+        }
+    }
+    double t1 = 0, t2 = 0, i2c = 0, c2i = 0;
+    for (int i = 0; i < N; i++) {
+        t1 += right[i][0];
+        t2 += right[i][1];
+        i2c += !right[i][0] && right[i][1];
+        c2i += right[i][0] && !right[i][1];
+    }
+
+    score_eval_params ep = score_eval_params_default();
+    ep.max_new_tokens = 6;
+    ep.instruction = instruction;
+    score_eval_result res = {.struct_size = sizeof res};
+    CHECK(score_evaluate(m, &ep, problems, problems, N, even_length_reward, &calls, &res) == SCORE_OK);
+    CHECK(calls == 2 * N && res.problems == N && res.attempts == 2);
+    CHECK(fabs(res.acc_t1 - t1 / N) < 1e-12 && fabs(res.acc_t2 - t2 / N) < 1e-12);
+    CHECK(res.accuracy[0] == res.acc_t1 && res.accuracy[1] == res.acc_t2);
+    CHECK(fabs(res.delta_i_to_c - i2c / N) < 1e-12 && fabs(res.delta_c_to_i - c2i / N) < 1e-12);
+    CHECK(fabs(res.delta - (res.delta_i_to_c - res.delta_c_to_i)) < 1e-12);
+    CHECK(res.answer_changed >= 0 && res.answer_changed <= 1);
+    CHECK(res.edit_distance_ratio >= 0 && res.edit_distance_ratio <= 1);
+
+    /* Without a callback the verifier scores: attempt 1's own text is its exact reference. */
+    ep.verifier = SCORE_VERIFY_EXACT;
+    CHECK(score_evaluate(m, &ep, problems, first, N, NULL, NULL, &res) == SCORE_OK);
+    int nonblank = 0;
+    for (int i = 0; i < N; i++) nonblank += strspn(first[i], " \t\n\r") < strlen(first[i]);
+    CHECK(fabs(res.acc_t1 - (double)nonblank / N) < 1e-12);
+    score_rollout_free(r);
+    score_session_free(s);
+
+    /* Bad input. */
+    ep = score_eval_params_default();
+    const char *one_null[] = {"a", NULL};
+    CHECK_ERR(score_evaluate(NULL, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, NULL, NULL, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
+    CHECK_ERR(score_evaluate(plain, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 0, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "n is 0");
+    CHECK_ERR(score_evaluate(m, &ep, NULL, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "problems is NULL");
+    CHECK_ERR(score_evaluate(m, &ep, problems, one_null, 2, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "references[1] is NULL");
+    ep.max_new_tokens = 4;
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, nan_reward, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "returned nan");
+    ep.attempts = 0;
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "attempts 0");
+    ep.attempts = SCORE_RL_MAX_TURNS + 1;
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "SCORE_RL_MAX_TURNS");
+    ep = score_eval_params_default();
+    ep.verifier = 5;
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "kind 5");
+    ep = score_eval_params_default();
+    ep.tolerance = -1;
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "tolerance");
+    ep = score_eval_params_default();
+    ep.max_new_tokens = -1;
+    CHECK_ERR(score_evaluate(m, &ep, problems, problems, 1, NULL, NULL, &res), SCORE_ERR_INVALID_ARGUMENT, "max_new_tokens -1");
+    score_eval_result bad = {.struct_size = 0};
+    CHECK_ERR(score_evaluate(m, NULL, problems, problems, 1, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "struct_size");
+}
+
+static void test_score(void) {
+    test_score_rl_params();
+    test_verify();
+    score_model *m = NULL, *plain = NULL;
+    CHECK(score_model_load(model_path("qwen2-chat"), NULL, &m) == SCORE_OK);
+    CHECK(score_model_load(model_path("qwen2"), NULL, &plain) == SCORE_OK);
+    if (m == NULL || plain == NULL) return;
+    test_score_rl_create_errors(m, plain);
+    test_score_rl_steps(m);
+    test_evaluate(m, plain);
+    score_model_free(m);
+    score_model_free(plain);
+}
+
 int main(int argc, char **argv) {
     snprintf(models, sizeof models, "%s", argc > 1 ? argv[1] : "Tests/Fixtures/models");
     test_library();
@@ -353,6 +720,7 @@ int main(int argc, char **argv) {
     test_model();
     test_generation();
     test_rollouts();
+    test_score();
     if (failures) {
         fprintf(stderr, "test_capi: %d failure(s)\n", failures);
         return 1;

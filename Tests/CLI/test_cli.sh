@@ -130,5 +130,82 @@ expect_error 1 "different model" sft "$models/qwen3" --data "$tmp/sft.jsonl" --o
 mkdir "$tmp/occupied" && echo keep >"$tmp/occupied/notes.txt"
 expect_error 1 "not a libscore checkpoint" sft "$models/qwen2" --data "$tmp/sft.jsonl" --out "$tmp/occupied"
 
+# eval and train (SCoRe): the five metrics, checkpoints, the metrics log, exact resumption, bad input.
+chatm="$models/qwen2-chat"
+printf '%s\n' '{"problem": "What is 2 + 3?", "answer": "id"}' '{"question": "What is 1 + 1?", "reference": "id"}' \
+    '{"problem": "Name a colour.", "solution": "red"}' >"$tmp/score.jsonl"
+expect_ok "^usage: score-cli eval" eval --help
+expect_ok "^usage: score-cli train" train --help
+expect_ok "^Acc@t2 +[0-9.]+%" eval "$chatm" --data "$tmp/score.jsonl" --max-new-tokens 4
+expect_ok "^majority of 2 revisions +[0-9.]+%" eval "$chatm" --data "$tmp/score.jsonl" --max-new-tokens 2 --majority 2 --temperature 0.5
+if ! "$cli" eval "$chatm" --data "$tmp/score.jsonl" --max-new-tokens 1 --verifier exact --json --out "$tmp/eval.jsonl" >"$tmp/eval.json" 2>/dev/null \
+    || ! python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["problems"] == 3 and len(m["accuracy"]) == 2 and 0 < m["acc_t1"] <= 1, m
+assert abs(m["delta"] - (m["acc_t2"] - m["acc_t1"])) < 1e-12, m
+assert abs(m["delta"] - (m["delta_i_to_c"] - m["delta_c_to_i"])) < 1e-12, m
+rows = [json.loads(line) for line in open(sys.argv[2])]
+assert len(rows) == 3 and all(len(r["attempts"]) == 2 and "reward" in r["attempts"][0] for r in rows), rows
+' "$tmp/eval.json" "$tmp/eval.jsonl"; then
+    echo "FAIL: eval --json: $(cat "$tmp/eval.json")"; failures=$((failures+1))
+fi
+train_args=(--data "$tmp/score.jsonl" --samples 2 --problems-per-step 2 --max-new-tokens 4 --verifier exact --temperature 0.3 --lr 1e-2)
+expect_ok "^trained 4 steps" train "$chatm" --stage both --steps 2 --out "$tmp/run" "${train_args[@]}" --eval "$tmp/score.jsonl" --eval-every 2
+for f in last/trainer_state.json last/score_state.json last/model.safetensors best/model.safetensors best/tokenizer.json; do
+    [ -f "$tmp/run/$f" ] || { echo "FAIL: train wrote no $f"; failures=$((failures+1)); }
+done
+check_metrics() {  # check_metrics file steps: every line has the fields; the stages and steps are as listed
+    python3 -c '
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+fields = "step stage round reward_t1 reward_t2 kl_t1 kl_t2 answer_change_rate zero_signal_t1 zero_signal_t2 loss grad_norm lr rollout_seconds reference_seconds update_seconds rollout_tokens_per_second elapsed".split()
+for r in rows:
+    assert all(f in r for f in fields), [f for f in fields if f not in r]
+assert [(r["step"], r["stage"]) for r in rows] == [tuple(map(int, s.split(":"))) for s in sys.argv[2:]], rows
+assert all(r["step"] % 2 == 0 for r in rows if "eval_delta" in r)
+for r in rows:
+    if "eval_delta" in r:
+        assert abs(r["eval_delta"] - (r["eval_acc_t2"] - r["eval_acc_t1"])) < 1e-12 and "eval_delta_i_to_c" in r and "eval_delta_c_to_i" in r, r
+' "$@" || { echo "FAIL: metrics log $1"; failures=$((failures+1)); }
+}
+check_metrics "$tmp/run.metrics.jsonl" 1:1 2:1 3:2 4:2
+grep -q '"eval_acc_t1"' "$tmp/run.metrics.jsonl" || { echo "FAIL: train --eval logged no held-out metrics"; failures=$((failures+1)); }
+expect_ok "^trained 1 steps \(now at step 5\)" train "$chatm" --stage both --steps 3 --out "$tmp/run" "${train_args[@]}" --resume
+check_metrics "$tmp/run.metrics.jsonl" 1:1 2:1 3:2 4:2 5:2
+# Resuming replays exactly: two rounds straight vs. one round then --resume --rounds 2 (Stage II anchored to
+# Stage I's policy, so the saved reference matters too). Timings aside, the logs must be identical.
+exact_args=(--data "$tmp/score.jsonl" --samples 4 --problems-per-step 2 --max-new-tokens 1 --verifier exact --temperature 0.3
+            --lr 1e-2 --stage both --steps 2 --reference stage1)
+"$cli" train "$chatm" "${exact_args[@]}" --rounds 2 --out "$tmp/straight" >/dev/null 2>&1
+"$cli" train "$chatm" "${exact_args[@]}" --out "$tmp/resumed" >/dev/null 2>&1
+"$cli" train "$chatm" "${exact_args[@]}" --rounds 2 --out "$tmp/resumed" --resume >/dev/null 2>&1
+python3 -c '
+import json, sys
+def log(path):
+    return [{k: v for k, v in json.loads(line).items() if not (k.endswith("seconds") or k.endswith("second") or k == "elapsed")}
+            for line in open(path)]
+a, b = log(sys.argv[1]), log(sys.argv[2])
+assert len(a) == 8 and a == b, (a, b)
+assert any(r["grad_norm"] > 0 for r in a), "no step updated the policy"
+' "$tmp/straight.metrics.jsonl" "$tmp/resumed.metrics.jsonl" || { echo "FAIL: train --resume does not replay the uninterrupted run"; failures=$((failures+1)); }
+expect_error 2 "--stage must be 1, 2 or both" train "$chatm" --stage 3 --out "$tmp/never" "${train_args[@]}"
+expect_error 2 "needs --stage" train "$chatm" --out "$tmp/never" "${train_args[@]}"
+expect_error 1 "Stage I .* 2 attempts" train "$chatm" --stage 1 --attempts 1 --out "$tmp/never" "${train_args[@]}"
+expect_error 1 "samples per problem must be" train "$chatm" --stage 2 --out "$tmp/never" "${train_args[@]}" --samples 1
+expect_error 2 "--lr must be > 0" train "$chatm" --stage 2 --out "$tmp/never" "${train_args[@]}" --lr 0
+: >"$tmp/none.jsonl"
+expect_error 1 "no problems" train "$chatm" --stage 1 --data "$tmp/none.jsonl" --out "$tmp/never"
+printf '{"problem": "a", "answer": "b"}\n{"problem": "no answer"}\n' >"$tmp/noanswer.jsonl"
+expect_error 1 "line 2: no \"answer\"" train "$chatm" --stage 1 --data "$tmp/noanswer.jsonl" --out "$tmp/never"
+expect_error 1 "line 2: no \"answer\"" eval "$chatm" --data "$tmp/noanswer.jsonl"
+expect_error 1 "no tokenizer.json" train "$models/qwen2" --stage 1 --out "$tmp/never" "${train_args[@]}"
+[ -e "$tmp/never" ] && { echo "FAIL: train wrote $tmp/never despite bad input"; failures=$((failures+1)); }
+expect_error 1 "already holds a run; pass --resume" train "$chatm" --stage both --steps 2 --out "$tmp/run" "${train_args[@]}"
+expect_error 1 "other settings \(--samples\)" train "$chatm" --stage both --steps 3 --out "$tmp/run" "${train_args[@]}" --samples 3 --resume
+expect_error 1 "no checkpoint to continue" train "$chatm" --stage 1 --out "$tmp/fresh" "${train_args[@]}" --resume
+expect_error 2 "needs --data" eval "$chatm"
+expect_error 2 "--majority" eval "$chatm" --data "$tmp/score.jsonl" --seed 3
+
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"

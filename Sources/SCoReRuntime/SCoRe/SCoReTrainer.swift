@@ -111,8 +111,12 @@ public final class SCoReTrainer: @unchecked Sendable {
         self.trainer = trainer
         policy = try trainer.model.policyModel()
         stepsTaken = trainer.completedSteps
-        nextStream = UInt64(trainer.completedSteps) << 32
+        nextStream = firstStreamOfStep
     }
+
+    /// Rollouts of optimiser step s draw streams from s·2^32 on, so a run
+    /// resumed from a checkpoint samples what the uninterrupted run would.
+    private var firstStreamOfStep: UInt64 { UInt64(trainer.completedSteps + trainer.skippedSteps) << 32 }
 
     /// The policy as it is now, for evaluation or generation.
     public var policyModel: Model { policy }
@@ -154,6 +158,7 @@ public final class SCoReTrainer: @unchecked Sendable {
         let (step, klValues) = try trainer.step(microBatches: batches)
         if case .lora = trainer.model.parameterSet { policy = try trainer.model.policyModel() }
         stepsTaken += 1
+        nextStream = firstStreamOfStep
 
         stats.step = step.step
         stats.loss = step.loss

@@ -6,7 +6,9 @@
 ///   LoRA:  adapter_config.json + adapter_model.safetensors (peft's format)
 ///   both:  optimizer.safetensors (exp_avg.<name>, exp_avg_sq.<name>) and
 ///          trainer_state.json (step, RNG, the whole TrainerConfig, and a
-///          fingerprint of the model it belongs to)
+///          fingerprint of the model it belongs to); reference.safetensors
+///          (HF names) when `freezeCurrentAsReference` replaced the base as
+///          the KL anchor; any extra files the caller passes (run state)
 ///
 /// Saves replace the directory atomically (`AtomicDirectory`). A directory
 /// that holds something else (another model's checkpoint, or any files that
@@ -17,9 +19,19 @@ extension Trainer {
     static let copiedFiles = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                               "special_tokens_map.json", "vocab.json", "merges.txt", "chat_template.jinja", "tokenizer.model"]
 
-    public func save(to dir: String) throws {
+    static let referenceFile = "reference.safetensors"
+
+    /// Saves the checkpoint; `extraFiles` (name, text) are written inside the
+    /// same atomic directory, so a caller's own run state can never disagree
+    /// with the weights beside it.
+    public func save(to dir: String, extraFiles: [(name: String, text: String)] = []) throws {
         guard pendingMicroBatches == 0 else {
             throw ScoreError.invalidArgument("cannot save between micro-batches (\(pendingMicroBatches) of \(config.accumulationSteps) accumulated)")
+        }
+        let reserved: Set<String> = Set(Self.copiedFiles + ["model.safetensors", "adapter_config.json", "adapter_model.safetensors",
+                                                          "optimizer.safetensors", "trainer_state.json", Self.referenceFile])
+        for (name, _) in extraFiles where name.isEmpty || name.contains("/") || name.hasPrefix(".") || reserved.contains(name) {
+            throw ScoreError.invalidArgument("cannot save an extra checkpoint file named \"\(name)\"")
         }
         try checkTarget(dir)
         let fingerprint = self.fingerprint
@@ -47,13 +59,23 @@ extension Trainer {
             let out = try OutputFile(path: Files.join(tmp, "trainer_state.json"))
             try out.write(try state.serialized())
             try out.close()
+            if let snapshot = model.referenceSnapshot {
+                try SafetensorsWriter.write(path: Files.join(tmp, Self.referenceFile), tensors: ParameterLayout.decoder(model.config).slots.map {
+                    .init(name: $0.name, shape: $0.shape, data: snapshot.pointer + $0.offset)
+                })
+            }
+            for (name, text) in extraFiles {
+                let file = try OutputFile(path: Files.join(tmp, name))
+                try file.write(text)
+                try file.close()
+            }
         }
     }
 
     /// Writes a Hugging Face model directory of the current weights (LoRA
     /// adapters merged into the base: W + (α/r)·B·A), atomically.
     public func exportModel(to dir: String) throws {
-        try checkTarget(dir)
+        try checkExportTarget(dir)
         switch config.parameters {
         case .full:
             try AtomicDirectory.write(dir) { try writeFullModel($0, values: model.values.pointer, layout: model.layout) }
@@ -100,6 +122,14 @@ extension Trainer {
             (trainer.m.pointer + s.offset).update(from: both.pointer + moments.offset("exp_avg." + s.name)!, count: s.count)
             (trainer.v.pointer + s.offset).update(from: both.pointer + moments.offset("exp_avg_sq." + s.name)!, count: s.count)
         }
+        let referencePath = Files.join(dir, referenceFile)
+        if Files.exists(referencePath) {
+            let layout = ParameterLayout.decoder(trainer.model.config)
+            let snapshot = FloatBuffer(count: layout.count, zeroed: false)
+            try AdapterFiles.readFloats(referencePath, layout: layout, into: snapshot.pointer, what: "reference")
+            trainer.model.reference = DecoderTensors(config: trainer.model.config, layout: layout, base: snapshot.pointer)
+            trainer.model.referenceSnapshot = snapshot
+        }
         trainer.completedSteps = step
         trainer.skippedSteps = skipped
         trainer.rng = TrainingRNG(seed: seed, counter: counter)
@@ -135,6 +165,22 @@ extension Trainer {
         let state = try Files.readJSON(statePath)
         guard state["model"] == fingerprint else {
             throw ScoreError.invalidArgument("\(dir) already holds a checkpoint of a different model; refusing to overwrite it")
+        }
+    }
+
+    /// An export may replace an earlier export of the same base model (only
+    /// files an export writes, config.json identical to the base's) or a
+    /// checkpoint of this run; nothing else.
+    func checkExportTarget(_ dir: String) throws {
+        try AtomicDirectory.recover(dir)
+        guard Files.isDirectory(dir) else { return try checkTarget(dir) }
+        let entries = try AtomicDirectory.listDirectory(dir)
+        if entries.isEmpty || entries.contains("trainer_state.json") { return try checkTarget(dir) }
+        let exported = Set(Self.copiedFiles + ["model.safetensors"])
+        let config = Files.join(dir, "config.json")
+        guard entries.allSatisfy(exported.contains), Files.exists(config),
+              try Files.readAll(config) == Files.readAll(Files.join(model.base.directory, "config.json")) else {
+            throw ScoreError.invalidArgument("\(dir) is not empty and is not an export of \(model.base.directory); refusing to overwrite it")
         }
     }
 

@@ -35,6 +35,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Attempt",
     "Episode",
+    "Rollout",
+    "SCoReTrainer",
     "Generation",
     "Tokenizer",
     "Detokenizer",
@@ -47,6 +49,8 @@ __all__ = [
     "ScoreError",
     "ScoreValueError",
     "abi_version",
+    "evaluate",
+    "verify",
     "get_n_threads",
     "set_log_callback",
     "set_n_threads",
@@ -486,3 +490,4 @@ from .generation import Attempt, Episode, Generation, Session  # noqa: E402  (ne
 from .chat import render_chat  # noqa: E402  (needs the names above)
 from .tokenizer import Detokenizer, Tokenizer  # noqa: E402  (needs the names above)
 from .training import Trainer, TrainStats  # noqa: E402  (needs the names above)
+from .score_rl import Rollout, SCoReTrainer, evaluate, verify  # noqa: E402  (needs the names above)

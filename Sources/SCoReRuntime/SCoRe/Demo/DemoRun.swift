@@ -24,6 +24,9 @@ public struct DemoSettings: Sendable {
     public var instruction = "Check the answer and fix it if it is wrong."
     /// Also train the single-turn RL ablation with the same budget.
     public var singleTurnAblation = true
+    /// Reuse the warm-started model a previous run left in the work
+    /// directory (same seed and settings) instead of training it again.
+    public var reuseWarmStart = false
 
     public init() {}
 
@@ -69,11 +72,18 @@ public struct DemoRun {
         let evalProblems = eval.map(\.text), evalReferences = eval.map(\.reference)
         let reward: SCoReTrainer.RewardFunction = { _, attempt, reference in CarryTask.reward(attempt: attempt, reference: reference) }
 
-        report(.phase("building a \(s.model.layers)-layer, \(s.model.hiddenSize)-wide model from nothing"))
         try Files.makeDirectories(s.workDirectory)
-        let initial = Files.join(s.workDirectory, "initial")
-        try s.model.write(to: initial, seed: s.seed)
-        let base = try warmStart(Model.load(directory: initial), train: train, report: report)
+        let base: Model
+        let warm = Files.join(s.workDirectory, "sft")
+        if s.reuseWarmStart && Files.exists(Files.join(warm, "model.safetensors")) {
+            report(.phase("reusing the warm-started model in \(warm)"))
+            base = try Model.load(directory: warm)
+        } else {
+            report(.phase("building a \(s.model.layers)-layer, \(s.model.hiddenSize)-wide model from nothing"))
+            let initial = Files.join(s.workDirectory, "initial")
+            try s.model.write(to: initial, seed: s.seed)
+            base = try warmStart(Model.load(directory: initial), train: train, report: report)
+        }
         lap("sft")
 
         func evaluate(_ name: String, _ model: Model) throws -> SelfCorrectionMetrics {

@@ -56,7 +56,8 @@ public struct ToyModelFiles: Sendable {
         return .object([
             ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
             ("added_tokens", .array(added)),
-            ("normalizer", .null), ("pre_tokenizer", .null), ("post_processor", .null), ("decoder", .null),
+            ("normalizer", .null), ("pre_tokenizer", .null), ("post_processor", .null),
+            ("decoder", .object([("type", .string("Fuse"))])),  // characters join without spaces
             ("model", .object([("type", .string("BPE")), ("dropout", .null), ("unk_token", .null),
                                ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
                                ("fuse_unk", .bool(false)), ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),

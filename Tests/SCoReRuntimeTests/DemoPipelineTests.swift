@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import SCoReRuntime
+
+/// The demo's pieces on a tiny budget: the files it writes are a loadable
+/// model with a working tokenizer and chat template, the task's split is
+/// disjoint, the student's slips are what the README says, and the whole
+/// pipeline runs end to end with consistent metrics.
+@Suite struct DemoPipelineTests {
+    static func scratch(_ name: String) -> String {
+        let dir = "/tmp/libscore-demo-test-\(getpid())-\(name)"
+        return dir
+    }
+
+    @Test func toyModelFilesLoadAndTokenizeCharacters() throws {
+        let dir = Self.scratch("files")
+        try ToyModelFiles().write(to: dir, seed: 3)
+        let model = try Model.load(directory: dir)
+        let tokenizer = try #require(model.tokenizer)
+        let ids = try tokenizer.encode("<|im_start|>user\n47+38<|im_end|>", addSpecialTokens: false, parseSpecial: true)
+        // turn start, "user", "\n", 4, 7, +, 3, 8, turn end: characters one token each, roles one token.
+        #expect(ids.count == 9)
+        #expect(ids.first == 0 && ids.last == 1)
+        #expect(try tokenizer.decode(Array(ids[3..<8]), skipSpecialTokens: true) == "47+38")
+        let rendered = try ChatTemplate.load(directory: dir).render(messages: [ChatMessage(role: "user", content: "1+2")], addGenerationPrompt: true)
+        #expect(rendered == "<|im_start|>user\n1+2<|im_end|>\n<|im_start|>assistant\n")
+        // Same seed, same weights; another seed, other weights.
+        let again = Self.scratch("files-again"), other = Self.scratch("files-other")
+        try ToyModelFiles().write(to: again, seed: 3)
+        try ToyModelFiles().write(to: other, seed: 4)
+        let lp = try model.logProbs(tokens: ids)
+        #expect(try Model.load(directory: again).logProbs(tokens: ids) == lp)
+        #expect(try Model.load(directory: other).logProbs(tokens: ids) != lp)
+    }
+
+    @Test func carryTaskSplitAndStudentHabit() {
+        let task = CarryTask(slipRate: 0.6)
+        let (train, eval) = task.split(heldOut: 200, seed: 1)
+        #expect(eval.count == 200 && train.count == 90 * 90 - 200)
+        #expect(Set(train.map(\.text)).isDisjoint(with: Set(eval.map(\.text))))
+        var rng = TrainingRNG(seed: 9)
+        var slips = 0, carries = 0
+        for p in train.prefix(4000) {
+            let answer = task.studentAnswer(p, rng: &rng)
+            if !p.carries { #expect(answer == p.reference) }
+            else {
+                carries += 1
+                if answer == String(p.answer - 10) { slips += 1 } else { #expect(answer == p.reference) }
+            }
+        }
+        let rate = Double(slips) / Double(carries)
+        #expect(abs(rate - 0.6) < 0.04, "slip rate \(rate)")
+        #expect(CarryTask.reward(attempt: "85", reference: "85") == 1)
+        #expect(CarryTask.reward(attempt: "75", reference: "85") == 0)
+    }
+
+    @Test func pipelineRunsEndToEndOnATinyBudget() throws {
+        var s = DemoSettings()
+        s.workDirectory = Self.scratch("run")
+        s.heldOut = 12
+        s.model.hiddenSize = 32
+        s.model.layers = 1
+        s.model.heads = 2
+        s.model.intermediateSize = 64
+        s.sftSteps = 3
+        s.sftBatch = 4
+        s.stageOneSteps = 1
+        s.stageTwoSteps = 1
+        s.problemsPerStep = 2
+        s.samplesPerProblem = 2
+        var phases: [String] = [], rlSteps = 0
+        let result = try DemoRun(settings: s).run { event in
+            switch event {
+            case .phase(let p): phases.append(p)
+            case .rl: rlSteps += 1
+            default: break
+            }
+        }
+        #expect(rlSteps == 4)  // 1 + 1 SCoRe steps, 2 single-turn steps
+        #expect(phases.count == 5)
+        for m in [result.base, result.stageOne, result.stageTwo, try #require(result.singleTurn)] {
+            #expect(m.problems == 12)
+            #expect(abs(m.delta - (m.incorrectToCorrect - m.correctToIncorrect)) < 1e-12)
+        }
+        #expect(Files.exists(s.workDirectory + "/sft/model.safetensors"))
+    }
+}
