@@ -18,17 +18,19 @@ enum DemoCommand {
       --seed N            seed for weights, data and sampling (default 0)
       --work DIR          where models are written (default demo-run)
       --json              print the results as one JSON object on stdout
-      --sft-steps N       warm-start steps (default 600)
-      --stage1-steps N    SCoRe Stage I steps (default 40)
-      --stage2-steps N    SCoRe Stage II steps (default 40)
-      --problems N        problems per RL step (default 16)
+      --task T            carry (default) | pairs: the synthetic task (see README)
+      --sft-target X      stop the warm start once greedy Acc@t1 reaches X (default 0.5)
+      --sft-steps N       warm-start steps, cosine learning-rate decay (default 1000)
+      --stage1-steps N    SCoRe Stage I steps (default 150)
+      --stage2-steps N    SCoRe Stage II steps (default 50)
+      --problems N        problems per RL step (default 32)
       --samples K         samples per problem (default 4)
       --rl-lr X           RL learning rate (default 1e-4)
       --no-ablation       skip the single-turn RL ablation
       --reuse-sft         reuse WORK/sft from an earlier run instead of training it again
       --threads N
     """
-    static let valueOptions: Set<String> = ["seed", "work", "sft-steps", "stage1-steps", "stage2-steps", "problems", "samples",
+    static let valueOptions: Set<String> = ["seed", "work", "task", "sft-target", "sft-steps", "stage1-steps", "stage2-steps", "problems", "samples",
                                             "rl-lr", "threads"]
     static let flagOptions: Set<String> = ["help", "json", "no-ablation", "reuse-sft"]
 
@@ -38,6 +40,14 @@ enum DemoCommand {
         s.seed = UInt64(try args.int("seed", default: 0, range: 0...Int(Int32.max)))
         s.workDirectory = args.options["work"] ?? "demo-run"
         s.sftSteps = try args.int("sft-steps", default: s.sftSteps, range: 1...1_000_000)
+        if let t = args.options["task"] {
+            guard let kind = DemoTaskKind(rawValue: t) else { throw UsageError("--task must be pairs or carry, got '\(t)'") }
+            s.task = kind
+        }
+        if let t = args.options["sft-target"] {
+            guard let v = Double(t), v > 0, v <= 1 else { throw UsageError("--sft-target must be in (0, 1], got '\(t)'") }
+            s.sftTargetAccuracy = v
+        }
         s.stageOneSteps = try args.int("stage1-steps", default: s.stageOneSteps, range: 0...1_000_000)
         s.stageTwoSteps = try args.int("stage2-steps", default: s.stageTwoSteps, range: 0...1_000_000)
         s.problemsPerStep = try args.int("problems", default: s.problemsPerStep, range: 1...100_000)
@@ -53,8 +63,12 @@ enum DemoCommand {
         let result = try DemoRun(settings: s).run { event in
             switch event {
             case .phase(let text): SFTCommand.writeStderr("\n== \(text)\n")
-            case .sft(let step, let total, let loss):
-                SFTCommand.writeStderr("\r  step \(step)/\(total) loss \(fmt(loss, 4))   ")
+            case .sft(let step, let total, let loss, let accuracy):
+                if let accuracy {
+                    SFTCommand.writeStderr("\r  step \(step)/\(total) loss \(fmt(loss, 4)) Acc@t1 \(pct(accuracy))%\n")
+                } else {
+                    SFTCommand.writeStderr("\r  step \(step)/\(total) loss \(fmt(loss, 4))   ")
+                }
             case .rl(let phase, let step, let total, let st):
                 let r = st.rewardPerTurn.map { fmt($0, 2) }.joined(separator: "/")
                 let kl = st.klPerTurn.map { fmt($0, 3) }.joined(separator: "/")

@@ -356,9 +356,8 @@ final class TrainingRun {
                 continue
             }
             let phase = settings.phases[state.phase]
-            // A fresh view per step: SCoReTrainer(resuming:) numbers its random streams from the trainer's
-            // completed steps, while one long-lived instance numbers them by a running count, so only
-            // this way does a resumed run sample what the uninterrupted run sampled.
+            // A view per step carries the step's stage and sampling seed; rollouts draw their random
+            // streams from the optimiser step, so a resumed run samples what the uninterrupted run sampled.
             let score = try SCoReTrainer(resuming: trainer, config: settings.stepConfig(stage: phase.stage, step: state.step))
             if phase.stage == .two && state.stepInStage == 0 && settings.anchorToStageOne { try score.useCurrentPolicyAsReference() }
             var problems: [String] = [], references: [String] = []

@@ -56,6 +56,37 @@ import SCoReRuntime
         #expect(CarryTask.reward(attempt: "75", reference: "85") == 0)
     }
 
+    @Test func pairSumTaskProblemsVerifierAndStudent() {
+        let task = PairSumTask(count: 5, slipRate: 0.3)
+        let (eval, excluded) = task.split(heldOut: 50, seed: 2)
+        #expect(eval.count == 50 && excluded.count == 50)
+        var rng = TrainingRNG(seed: 5)
+        var slips = 0
+        for _ in 0..<2000 {
+            let p = task.trainingProblem(rng: &rng, excluding: excluded)
+            #expect(!excluded.contains(p.text))
+            #expect(Set(p.numbers).count == 5)
+            // Exactly one pair reaches the target, and the reference is it.
+            var pairs = 0
+            for i in 0..<5 { for j in (i + 1)..<5 where p.numbers[i] + p.numbers[j] == p.target { pairs += 1 } }
+            #expect(pairs == 1)
+            #expect(PairSumTask.reward(problem: p.text, attempt: p.reference) == 1)
+            let answer = task.studentAnswer(p, rng: &rng)
+            if PairSumTask.reward(problem: p.text, attempt: answer) == 0 { slips += 1 }
+        }
+        #expect(abs(Double(slips) / 2000 - 0.3) < 0.04)
+        let problem = "3 8 1 7 4 : 11"
+        #expect(PairSumTask.reward(problem: problem, attempt: "3+8") == 1)
+        #expect(PairSumTask.reward(problem: problem, attempt: "8+3") == 1)
+        #expect(PairSumTask.reward(problem: problem, attempt: "7+4") == 1)   // any pair from the list that adds up
+        #expect(PairSumTask.reward(problem: problem, attempt: "3+7") == 0)   // adds to 10
+        #expect(PairSumTask.reward(problem: problem, attempt: "5+6") == 0)   // not in the list
+        #expect(PairSumTask.reward(problem: "3 8 1 7 4 : 6", attempt: "3+3") == 0)  // one 3 only
+        #expect(PairSumTask.reward(problem: problem, attempt: "3+8+0") == 0)
+        #expect(PairSumTask.reward(problem: problem, attempt: "") == 0)
+        #expect(PairSumTask.reward(problem: "garbage", attempt: "3+8") == 0)
+    }
+
     @Test func pipelineRunsEndToEndOnATinyBudget() throws {
         var s = DemoSettings()
         s.workDirectory = Self.scratch("run")
@@ -70,6 +101,7 @@ import SCoReRuntime
         s.stageTwoSteps = 1
         s.problemsPerStep = 2
         s.samplesPerProblem = 2
+        s.sftTargetAccuracy = 1
         var phases: [String] = [], rlSteps = 0
         let result = try DemoRun(settings: s).run { event in
             switch event {

@@ -36,7 +36,7 @@ from ._handle import OwnedHandle
 from ._lib import ctypes_function, float_p, int32_p, score_model_p, score_status
 from .generation import (FINISH_REASONS, Attempt, Episode, score_rollout_attempt, score_rollout_count,
                          score_rollout_episode, score_rollout_free, score_rollout_p, uint8_p)
-from .training import KL_ESTIMATORS, LORA_TARGETS, PARAMS, SCHEDULES, TrainerParamsStruct
+from .training import AGGREGATIONS, KL_ESTIMATORS, LORA_TARGETS, PARAMS, SCHEDULES, TrainerParamsStruct
 
 __all__ = ["Rollout", "SCoReTrainer", "evaluate", "verify", "VERIFIERS"]
 
@@ -48,7 +48,7 @@ MAX_TURNS = 8  # SCORE_RL_MAX_TURNS
 
 VERIFIERS = {"exact": 0, "numeric": 1, "math": 2}
 UPDATE_RULES = {"reinforce": 0, "filtered_sft": 1}
-AGGREGATIONS = {"token_mean": 0, "sequence_mean": 1, "sequence_sum": 2}
+
 
 score_rl_trainer_p = ctypes.c_void_p
 # typedef float (*score_reward_fn)(const char *problem, const char *attempt, const char *reference, void *user_data);

@@ -29,7 +29,7 @@ SCORE_TYPE_TRAIN_STATS = 21
 PARAMS = {"full": 0, "lora": 1}
 SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
 KL_ESTIMATORS = {None: 0, "none": 0, "exact": 1, "k1": 2, "k3": 3}
-AGGREGATIONS = {"token_mean": 0, "sequence_mean": 1}
+AGGREGATIONS = {"token_mean": 0, "sequence_mean": 1, "sequence_sum": 2}
 LORA_TARGETS = {"q_proj": 1, "k_proj": 2, "v_proj": 4, "o_proj": 8, "gate_proj": 16, "up_proj": 32, "down_proj": 64}
 
 score_trainer_p = ctypes.c_void_p

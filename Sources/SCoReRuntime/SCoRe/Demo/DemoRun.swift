@@ -9,19 +9,26 @@ public struct DemoSettings: Sendable {
     public var workDirectory = "demo-run"
     public var heldOut = 200
     public var model = ToyModelFiles()
-    public var task = CarryTask()
-    public var sftSteps = 600
+    public var task = DemoTaskKind.carry
+    public var pairs = PairSumTask()
+    public var carry = CarryTask()
+    /// The warm start stops at the first check (every `sftCheckEvery` steps)
+    /// where greedy attempt-1 accuracy on training problems reaches this, or
+    /// after `sftSteps`: a mid-range starting point, as the paper's base models have.
+    public var sftTargetAccuracy = 0.5
+    public var sftCheckEvery = 50
+    public var sftSteps = 1000
     public var sftBatch = 64
     public var sftLearningRate: Float = 2e-3
-    public var stageOneSteps = 40
-    public var stageTwoSteps = 40
-    public var problemsPerStep = 16
+    public var stageOneSteps = 150
+    public var stageTwoSteps = 50
+    public var problemsPerStep = 32
     public var samplesPerProblem = 4
     public var rlLearningRate: Float = 1e-4
     public var alpha: Float = 10
     public var beta1: Float = 0.01
     public var beta2: Float = 0.1
-    public var instruction = "Check the answer and fix it if it is wrong."
+    public var instruction = "Check your answer."
     /// Also train the single-turn RL ablation with the same budget.
     public var singleTurnAblation = true
     /// Reuse the warm-started model a previous run left in the work
@@ -31,6 +38,46 @@ public struct DemoSettings: Sendable {
     public init() {}
 
     var format: RevisionFormat { RevisionFormat(instruction: instruction) }
+}
+
+/// The synthetic tasks the demo can train on.
+public enum DemoTaskKind: String, Sendable, CaseIterable {
+    /// Find the pair that adds up to a target (see PairSumTask).
+    case pairs
+    /// Two-digit addition with a student who forgets the carry (default; see CarryTask).
+    case carry
+}
+
+/// A task as the demo uses it: held-out problems, a training-problem
+/// sampler, the student who writes the warm-start answers, and the verifier.
+struct DemoTask {
+    struct Item { let text: String; let reference: String; let student: (inout TrainingRNG) -> String }
+    let held: [Item]
+    let draw: (inout TrainingRNG) -> Item
+    let reward: SCoReTrainer.RewardFunction
+
+    init(_ s: DemoSettings) {
+        switch s.task {
+        case .pairs:
+            let task = s.pairs
+            let (eval, excluded) = task.split(heldOut: s.heldOut, seed: s.seed)
+            func item(_ p: PairSumTask.Problem) -> Item {
+                Item(text: p.text, reference: p.reference, student: { task.studentAnswer(p, rng: &$0) })
+            }
+            held = eval.map(item)
+            draw = { item(task.trainingProblem(rng: &$0, excluding: excluded)) }
+            reward = { problem, attempt, _ in PairSumTask.reward(problem: problem, attempt: attempt) }
+        case .carry:
+            let task = s.carry
+            let (train, eval) = task.split(heldOut: s.heldOut, seed: s.seed)
+            func item(_ p: CarryTask.Problem) -> Item {
+                Item(text: p.text, reference: p.reference, student: { task.studentAnswer(p, rng: &$0) })
+            }
+            held = eval.map(item)
+            draw = { item(train[Int($0.nextUniform() * Double(train.count))]) }
+            reward = { _, attempt, reference in CarryTask.reward(attempt: attempt, reference: reference) }
+        }
+    }
 }
 
 /// What the demo measured, per model, on the held-out split.
@@ -51,7 +98,7 @@ public struct DemoResult: Sendable {
 /// Progress reports, for a progress bar or a log.
 public enum DemoEvent {
     case phase(String)
-    case sft(step: Int, of: Int, loss: Double)
+    case sft(step: Int, of: Int, loss: Double, accuracy: Double?)
     case rl(phase: String, step: Int, of: Int, stats: SCoReStepStats)
     case evaluated(String, SelfCorrectionMetrics)
 }
@@ -68,9 +115,9 @@ public struct DemoRun {
         var result = DemoResult()
         var clock = Trainer.now()
         func lap(_ name: String) { let now = Trainer.now(); result.seconds.append((name, now - clock)); clock = now }
-        let (train, eval) = s.task.split(heldOut: s.heldOut, seed: s.seed)
-        let evalProblems = eval.map(\.text), evalReferences = eval.map(\.reference)
-        let reward: SCoReTrainer.RewardFunction = { _, attempt, reference in CarryTask.reward(attempt: attempt, reference: reference) }
+        let task = DemoTask(s)
+        let evalProblems = task.held.map(\.text), evalReferences = task.held.map(\.reference)
+        let reward = task.reward
 
         try Files.makeDirectories(s.workDirectory)
         let base: Model
@@ -82,7 +129,7 @@ public struct DemoRun {
             report(.phase("building a \(s.model.layers)-layer, \(s.model.hiddenSize)-wide model from nothing"))
             let initial = Files.join(s.workDirectory, "initial")
             try s.model.write(to: initial, seed: s.seed)
-            base = try warmStart(Model.load(directory: initial), train: train, report: report)
+            base = try warmStart(Model.load(directory: initial), task: task, report: report)
         }
         lap("sft")
 
@@ -99,7 +146,7 @@ public struct DemoRun {
         func reinforce(_ trainer: SCoReTrainer, phase: String, steps: Int, offset: Int) throws {
             var rng = TrainingRNG(seed: s.seed ^ 0x5C0E, counter: UInt64(offset) << 20)
             for step in 0..<steps {
-                let problems = (0..<s.problemsPerStep).map { _ in train[Int(rng.nextUniform() * Double(train.count))] }
+                let problems = (0..<s.problemsPerStep).map { _ in task.draw(&rng) }
                 let stats = try trainer.step(problems: problems.map(\.text), references: problems.map(\.reference), reward: reward)
                 rlSeconds.0 += stats.rolloutSeconds
                 rlSeconds.1 += stats.referenceSeconds
@@ -147,11 +194,12 @@ public struct DemoRun {
     }
 
     /// SFT from random weights on the student's two-turn conversations,
-    /// tokenised exactly as the revise loop builds them; returns the saved
-    /// and reloaded warm-started model.
-    private func warmStart(_ initial: Model, train: [CarryTask.Problem], report: (DemoEvent) -> Void) throws -> Model {
+    /// tokenised exactly as the revise loop builds them, until greedy
+    /// attempt-1 accuracy on (training) problems reaches the target; returns
+    /// the saved and reloaded warm-started model.
+    private func warmStart(_ initial: Model, task: DemoTask, report: (DemoEvent) -> Void) throws -> Model {
         let s = settings
-        report(.phase("warm start: SFT on the student's answers (\(s.sftSteps) steps)"))
+        report(.phase("warm start: SFT on the student's answers until Acc@t1 ≥ \(Int(s.sftTargetAccuracy * 100))% (at most \(s.sftSteps) steps)"))
         guard let tokenizer = initial.tokenizer else { throw ScoreError.internal("the toy model has no tokenizer") }
         let loop = try RevisionLoop(model: initial, codec: tokenizer, template: try ChatTemplate.load(directory: initial.directory),
                                     format: s.format)
@@ -162,13 +210,16 @@ public struct DemoRun {
         config.seed = s.seed
         let trainer = try Trainer(model: initial, config: config)
         var rng = TrainingRNG(seed: s.seed ^ 0x5F7)
+        var checkRNG = TrainingRNG(seed: s.seed ^ 0xC4EC)
+        let check = (0..<200).map { _ in task.draw(&checkRNG) }
+        let policy = try trainer.model.policyModel()
         var smoothed = 0.0
         for step in 0..<s.sftSteps {
             var batch: [TrainingSequence] = []
             for _ in 0..<s.sftBatch {
-                let p = train[Int(rng.nextUniform() * Double(train.count))]
-                let first = try tokenizer.encode(s.task.studentAnswer(p, rng: &rng), addSpecialTokens: false, parseSpecial: false) + [end]
-                let second = try tokenizer.encode(s.task.studentAnswer(p, rng: &rng), addSpecialTokens: false, parseSpecial: false) + [end]
+                let p = task.draw(&rng)
+                let first = try tokenizer.encode(p.student(&rng), addSpecialTokens: false, parseSpecial: false) + [end]
+                let second = try tokenizer.encode(p.student(&rng), addSpecialTokens: false, parseSpecial: false) + [end]
                 let prompt = try loop.promptTokens(p.text)
                 let glue = Array(loop.glue.dropFirst())  // the end-of-turn token closes attempt 1
                 let tokens = prompt + first + glue + second
@@ -179,7 +230,13 @@ public struct DemoRun {
             }
             let stats = try trainer.step(batch)
             smoothed = step == 0 ? stats.loss : 0.95 * smoothed + 0.05 * stats.loss
-            if (step + 1) % 10 == 0 || step + 1 == s.sftSteps { report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed)) }
+            if (step + 1) % 10 == 0 { report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed, accuracy: nil)) }
+            if (step + 1) % s.sftCheckEvery == 0 || step + 1 == s.sftSteps {
+                let evaluator = SelfCorrectionEvaluator(model: policy, format: s.format, maxNewTokens: 8, attempts: 1)
+                let (m, _) = try evaluator.evaluate(problems: check.map(\.text), references: check.map(\.reference), reward: task.reward)
+                report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed, accuracy: m.accuracyT1))
+                if m.accuracyT1 >= s.sftTargetAccuracy { break }
+            }
         }
         let out = Files.join(s.workDirectory, "sft")
         try trainer.exportModel(to: out)
