@@ -348,27 +348,34 @@ def _self_correct(session: "Session", problems: Sequence[str], *, samples: int =
         finally:
             session._model._release()
     try:
-        episodes = []
-        for i in range(score_rollout_count(out)):
-            problem, sample, n_seq, n_att = (ctypes.c_size_t() for _ in range(4))
-            seq, mask = int32_p(), uint8_p()
-            _check(score_rollout_episode(out, i, ctypes.byref(problem), ctypes.byref(sample), ctypes.byref(seq),
-                                         ctypes.byref(mask), ctypes.byref(n_seq), ctypes.byref(n_att)))
-            attempts_out = []
-            for a in range(n_att.value):
-                tokens, lps = int32_p(), float_p()
-                n, offset = ctypes.c_size_t(), ctypes.c_size_t()
-                finish, text = ctypes.c_int32(), ctypes.c_char_p()
-                _check(score_rollout_attempt(out, i, a, ctypes.byref(tokens), ctypes.byref(lps), ctypes.byref(n),
-                                             ctypes.byref(offset), ctypes.byref(finish), ctypes.byref(text)))
-                attempts_out.append(Attempt((text.value or b"").decode("utf-8", "replace"), tuple(tokens[:n.value]),
-                                            tuple(lps[:n.value]), offset.value,
-                                            FINISH_REASONS.get(finish.value, str(finish.value))))
-            episodes.append(Episode(problem.value, sample.value, tuple(attempts_out), tuple(seq[:n_seq.value]),
-                                    tuple(mask[:n_seq.value])))
-        return episodes
+        return read_episodes(out)
     finally:
         score_rollout_free(out)
+
+
+def read_episodes(handle) -> List[Episode]:
+    """The episodes of a score_rollout handle, as plain Python objects."""
+    from . import _check  # late: __init__ imports this module
+
+    episodes = []
+    for i in range(score_rollout_count(handle)):
+        problem, sample, n_seq, n_att = (ctypes.c_size_t() for _ in range(4))
+        seq, mask = int32_p(), uint8_p()
+        _check(score_rollout_episode(handle, i, ctypes.byref(problem), ctypes.byref(sample), ctypes.byref(seq),
+                                     ctypes.byref(mask), ctypes.byref(n_seq), ctypes.byref(n_att)))
+        attempts = []
+        for a in range(n_att.value):
+            tokens, lps = int32_p(), float_p()
+            n, offset = ctypes.c_size_t(), ctypes.c_size_t()
+            finish, text = ctypes.c_int32(), ctypes.c_char_p()
+            _check(score_rollout_attempt(handle, i, a, ctypes.byref(tokens), ctypes.byref(lps), ctypes.byref(n),
+                                         ctypes.byref(offset), ctypes.byref(finish), ctypes.byref(text)))
+            attempts.append(Attempt((text.value or b"").decode("utf-8", "replace"), tuple(tokens[:n.value]),
+                                    tuple(lps[:n.value]), offset.value,
+                                    FINISH_REASONS.get(finish.value, str(finish.value))))
+        episodes.append(Episode(problem.value, sample.value, tuple(attempts), tuple(seq[:n_seq.value]),
+                                tuple(mask[:n_seq.value])))
+    return episodes
 
 
 Session.self_correct = _self_correct  # type: ignore[attr-defined]

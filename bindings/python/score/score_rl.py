@@ -34,8 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from . import _lib
 from ._handle import OwnedHandle
 from ._lib import ctypes_function, float_p, int32_p, score_model_p, score_status
-from .generation import (FINISH_REASONS, Attempt, Episode, score_rollout_attempt, score_rollout_count,
-                         score_rollout_episode, score_rollout_free, score_rollout_p, uint8_p)
+from .generation import Episode, read_episodes, score_rollout_free, score_rollout_p
 from .training import AGGREGATIONS, KL_ESTIMATORS, LORA_TARGETS, PARAMS, SCHEDULES, TrainerParamsStruct
 
 __all__ = ["Rollout", "SCoReTrainer", "evaluate", "verify", "VERIFIERS"]
@@ -340,30 +339,6 @@ def _new_stats() -> RLStatsStruct:
 # --------------------------------------------------------------------------
 
 
-def _read_episodes(handle: int) -> List[Episode]:
-    from . import _check
-
-    episodes = []
-    for i in range(score_rollout_count(handle)):
-        problem, sample, n_seq, n_att = (ctypes.c_size_t() for _ in range(4))
-        seq, mask = int32_p(), uint8_p()
-        _check(score_rollout_episode(handle, i, ctypes.byref(problem), ctypes.byref(sample), ctypes.byref(seq),
-                                     ctypes.byref(mask), ctypes.byref(n_seq), ctypes.byref(n_att)))
-        attempts = []
-        for a in range(n_att.value):
-            tokens, lps = int32_p(), float_p()
-            n, offset = ctypes.c_size_t(), ctypes.c_size_t()
-            finish, text = ctypes.c_int32(), ctypes.c_char_p()
-            _check(score_rollout_attempt(handle, i, a, ctypes.byref(tokens), ctypes.byref(lps), ctypes.byref(n),
-                                         ctypes.byref(offset), ctypes.byref(finish), ctypes.byref(text)))
-            attempts.append(Attempt((text.value or b"").decode("utf-8", "replace"), tuple(tokens[:n.value]),
-                                    tuple(lps[:n.value]), offset.value,
-                                    FINISH_REASONS.get(finish.value, str(finish.value))))
-        episodes.append(Episode(problem.value, sample.value, tuple(attempts), tuple(seq[:n_seq.value]),
-                                tuple(mask[:n_seq.value])))
-    return episodes
-
-
 class Rollout(OwnedHandle):
     """The episodes of :meth:`SCoReTrainer.rollout`, problem-major: a
     sequence of :class:`Episode`. It holds the library's copy until closed,
@@ -372,7 +347,7 @@ class Rollout(OwnedHandle):
     def __init__(self, handle: int) -> None:
         self._handle: Optional[int] = handle
         self._free = score_rollout_free
-        self.episodes: Tuple[Episode, ...] = tuple(_read_episodes(handle))
+        self.episodes: Tuple[Episode, ...] = tuple(read_episodes(handle))
 
     def __len__(self) -> int:
         return len(self.episodes)

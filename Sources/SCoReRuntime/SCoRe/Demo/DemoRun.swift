@@ -120,6 +120,7 @@ public struct DemoRun {
         let reward = task.reward
 
         try Files.makeDirectories(s.workDirectory)
+        try writeHeldOut(task)
         let base: Model
         let warm = Files.join(s.workDirectory, "sft")
         if s.reuseWarmStart && Files.exists(Files.join(warm, "model.safetensors")) {
@@ -169,10 +170,12 @@ public struct DemoRun {
         let score = try SCoReTrainer(model: base, config: config, training: training)
         try reinforce(score, phase: "stage I", steps: s.stageOneSteps, offset: 0)
         result.stageOne = try evaluate("SCoRe Stage I", score.policyModel)
+        try score.trainer.exportModel(to: Files.join(s.workDirectory, "stage1"))
         report(.phase("SCoRe Stage II: both attempts rewarded, attempt 2 shaped (α = \(s.alpha))"))
         score.config.objective.stage = .two
         try reinforce(score, phase: "stage II", steps: s.stageTwoSteps, offset: s.stageOneSteps)
         result.stageTwo = try evaluate("SCoRe Stage II", score.policyModel)
+        try score.trainer.exportModel(to: Files.join(s.workDirectory, "stage2"))
         lap("score")
 
         if s.singleTurnAblation {
@@ -183,6 +186,7 @@ public struct DemoRun {
             let ablation = try SCoReTrainer(model: base, config: single, training: training)
             try reinforce(ablation, phase: "single-turn", steps: s.stageOneSteps + s.stageTwoSteps, offset: 0)
             result.singleTurn = try evaluate("single-turn RL", ablation.policyModel)
+            try ablation.trainer.exportModel(to: Files.join(s.workDirectory, "single-turn"))
             lap("single-turn")
         }
         let n = Double(max(result.rlSteps, 1))
@@ -191,6 +195,18 @@ public struct DemoRun {
         result.updateSeconds = rlSeconds.2 / n
         result.rolloutTokensPerSecond = rlSeconds.0 > 0 ? rlSeconds.3 / rlSeconds.0 : 0
         return result
+    }
+
+    /// The held-out split as `score-cli eval` reads it, so every model the
+    /// demo leaves behind can be evaluated again (or differently) by hand.
+    private func writeHeldOut(_ task: DemoTask) throws {
+        var text = ""
+        for item in task.held {
+            text += try JSON.object([("problem", .string(item.text)), ("answer", .string(item.reference))]).serialized(indent: false) + "\n"
+        }
+        let file = try OutputFile(path: Files.join(settings.workDirectory, "held_out.jsonl"))
+        try file.write(text)
+        try file.close()
     }
 
     /// SFT from random weights on the student's two-turn conversations,
