@@ -27,10 +27,12 @@ enum DemoCommand {
       --samples K         samples per problem (default 4)
       --rl-lr X           RL learning rate (default 1e-4)
       --no-ablation       skip the single-turn RL ablation
+      --ablations LIST    also train the paper's other ablations, same budget (about 2 min each):
+                          all, or a comma-separated list of no-stage1, no-shaping, star
       --reuse-sft         reuse WORK/sft from an earlier run instead of training it again
       --threads N
     """
-    static let valueOptions: Set<String> = ["seed", "work", "task", "sft-target", "sft-steps", "stage1-steps", "stage2-steps", "problems", "samples",
+    static let valueOptions: Set<String> = ["seed", "work", "task", "sft-target", "ablations", "sft-steps", "stage1-steps", "stage2-steps", "problems", "samples",
                                             "rl-lr", "threads"]
     static let flagOptions: Set<String> = ["help", "json", "no-ablation", "reuse-sft"]
 
@@ -58,6 +60,14 @@ enum DemoCommand {
         }
         s.singleTurnAblation = !args.flags.contains("no-ablation")
         s.reuseWarmStart = args.flags.contains("reuse-sft")
+        if let list = args.options["ablations"] {
+            s.ablations = try list == "all" ? DemoAblation.allCases : list.split(separator: ",").map { name in
+                guard let a = DemoAblation(rawValue: String(name)) else {
+                    throw UsageError("--ablations: unknown ablation '\(name)' (all, no-stage1, no-shaping, star)")
+                }
+                return a
+            }
+        }
         let json = args.flags.contains("json")
         let started = BenchCommand.now()
         let result = try DemoRun(settings: s).run { event in
@@ -81,6 +91,7 @@ enum DemoCommand {
         SFTCommand.writeStderr("\n")
         var rows: [(String, SelfCorrectionMetrics)] = [("base (SFT)", result.base), ("SCoRe Stage I", result.stageOne), ("SCoRe Stage II", result.stageTwo)]
         if let single = result.singleTurn { rows.append(("single-turn RL", single)) }
+        rows += result.ablations.map { ($0.0.title, $0.1) }
         if json {
             let models = rows.map { name, m in
                 "\"\(name)\": {\"acc_t1\": \(m.accuracyT1), \"acc_t2\": \(m.accuracyT2), \"delta\": \(m.delta), \"delta_i_to_c\": \(m.incorrectToCorrect), \"delta_c_to_i\": \(m.correctToIncorrect), \"answer_changed\": \(m.answerChanged), \"edit_distance_ratio\": \(m.editDistanceRatio)}"

@@ -102,6 +102,7 @@ import SCoReRuntime
         s.problemsPerStep = 2
         s.samplesPerProblem = 2
         s.sftTargetAccuracy = 1
+        s.ablations = DemoAblation.allCases
         var phases: [String] = [], rlSteps = 0
         let result = try DemoRun(settings: s).run { event in
             switch event {
@@ -110,9 +111,12 @@ import SCoReRuntime
             default: break
             }
         }
-        #expect(rlSteps == 4)  // 1 + 1 SCoRe steps, 2 single-turn steps
-        #expect(phases.count == 5)
-        for m in [result.base, result.stageOne, result.stageTwo, try #require(result.singleTurn)] {
+        // 1 + 1 SCoRe steps; the same budget (2) for single-turn and without Stage I; 1 Stage II step
+        // for the two ablations that branch from the Stage I checkpoint.
+        #expect(rlSteps == 2 + 2 + 2 + 1 + 1)
+        #expect(phases.count == 8)
+        #expect(result.ablations.map(\.0) == DemoAblation.allCases)
+        for m in [result.base, result.stageOne, result.stageTwo, try #require(result.singleTurn)] + result.ablations.map(\.1) {
             #expect(m.problems == 12)
             #expect(abs(m.delta - (m.incorrectToCorrect - m.correctToIncorrect)) < 1e-12)
         }

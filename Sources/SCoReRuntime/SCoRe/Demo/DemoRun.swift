@@ -31,6 +31,8 @@ public struct DemoSettings: Sendable {
     public var instruction = "Check your answer."
     /// Also train the single-turn RL ablation with the same budget.
     public var singleTurnAblation = true
+    /// The paper's other ablations to train too, each with the same budget.
+    public var ablations: [DemoAblation] = []
     /// Reuse the warm-started model a previous run left in the work
     /// directory (same seed and settings) instead of training it again.
     public var reuseWarmStart = false
@@ -38,6 +40,24 @@ public struct DemoSettings: Sendable {
     public init() {}
 
     var format: RevisionFormat { RevisionFormat(instruction: instruction) }
+}
+
+/// The SCoRe paper's ablations besides single-turn RL (its Table 4).
+public enum DemoAblation: String, Sendable, CaseIterable {
+    /// Stage II from the warm-started model, for both stages' steps.
+    case withoutStageOne = "no-stage1"
+    /// Stage I, then Stage II with α = 0.
+    case withoutShaping = "no-shaping"
+    /// Stage I, then STaR-style filtered SFT instead of REINFORCE.
+    case star
+
+    public var title: String {
+        switch self {
+        case .withoutStageOne: return "without Stage I"
+        case .withoutShaping: return "without reward shaping"
+        case .star: return "STaR in Stage II"
+        }
+    }
 }
 
 /// The synthetic tasks the demo can train on.
@@ -86,6 +106,7 @@ public struct DemoResult: Sendable {
     public var stageOne = SelfCorrectionMetrics()
     public var stageTwo = SelfCorrectionMetrics()
     public var singleTurn: SelfCorrectionMetrics? = nil
+    public var ablations: [(DemoAblation, SelfCorrectionMetrics)] = []
     public var seconds: [(String, Double)] = []
     /// Mean time split of the RL steps (rollout, reference scoring, update).
     public var rolloutSeconds = 0.0
@@ -171,6 +192,9 @@ public struct DemoRun {
         try reinforce(score, phase: "stage I", steps: s.stageOneSteps, offset: 0)
         result.stageOne = try evaluate("SCoRe Stage I", score.policyModel)
         try score.trainer.exportModel(to: Files.join(s.workDirectory, "stage1"))
+        // Ablations that share Stage I branch from this checkpoint (optimiser state included).
+        let stageOneCheckpoint = Files.join(s.workDirectory, "stage1-checkpoint")
+        if s.ablations.contains(where: { $0 != .withoutStageOne }) { try score.trainer.save(to: stageOneCheckpoint) }
         report(.phase("SCoRe Stage II: both attempts rewarded, attempt 2 shaped (α = \(s.alpha))"))
         score.config.objective.stage = .two
         try reinforce(score, phase: "stage II", steps: s.stageTwoSteps, offset: s.stageOneSteps)
@@ -188,6 +212,24 @@ public struct DemoRun {
             result.singleTurn = try evaluate("single-turn RL", ablation.policyModel)
             try ablation.trainer.exportModel(to: Files.join(s.workDirectory, "single-turn"))
             lap("single-turn")
+        }
+        for ablation in s.ablations {
+            report(.phase("ablation: \(ablation.title), same budget"))
+            var variant = config
+            variant.objective.stage = .two
+            let trainer: SCoReTrainer
+            var steps = s.stageTwoSteps, offset = s.stageOneSteps
+            switch ablation {
+            case .withoutStageOne:
+                trainer = try SCoReTrainer(model: base, config: variant, training: training)
+                (steps, offset) = (s.stageOneSteps + s.stageTwoSteps, 0)
+            case .withoutShaping, .star:
+                if ablation == .withoutShaping { variant.objective.alpha = 0 } else { variant.objective.update = .filteredSFT }
+                trainer = try SCoReTrainer(resuming: try Trainer.resume(from: stageOneCheckpoint, base: base), config: variant)
+            }
+            try reinforce(trainer, phase: ablation.rawValue, steps: steps, offset: offset)
+            result.ablations.append((ablation, try evaluate(ablation.title, trainer.policyModel)))
+            lap(ablation.rawValue)
         }
         let n = Double(max(result.rlSteps, 1))
         result.rolloutSeconds = rlSeconds.0 / n
