@@ -28,6 +28,38 @@ public func score_model_logprobs(_ model: OpaquePointer?, _ tokens: UnsafePointe
 }
 
 @c @implementation
+public func score_model_logprobs_batch(_ model: OpaquePointer?, _ tokens: UnsafePointer<Int32>?,
+                                       _ offsets: UnsafePointer<Int>?, _ nSequences: Int,
+                                       _ out: UnsafeMutablePointer<Float>?, _ cap: Int,
+                                       _ needed: UnsafeMutablePointer<Int>?) -> score_status {
+    bufferBoundary("score_model_logprobs_batch") {
+        let m = try unbox(model)
+        guard nSequences > 0 else { throw ScoreError.invalidArgument("n_sequences is 0") }
+        guard nSequences <= 1 << 20 else { throw ScoreError.invalidArgument("n_sequences \(nSequences) is absurdly large") }
+        guard let offsets else { throw ScoreError.invalidArgument("offsets is NULL") }
+        guard offsets[0] == 0 else { throw ScoreError.invalidArgument("offsets[0] is \(offsets[0]), must be 0") }
+        let all = try tokenArray(tokens, offsets[nSequences])
+        var batch: [[Int32]] = []
+        for b in 0..<nSequences {
+            let (lo, hi) = (offsets[b], offsets[b + 1])
+            guard lo < hi else { throw ScoreError.invalidArgument("sequence \(b) is empty or offsets decrease (offsets[\(b)] = \(lo), offsets[\(b + 1)] = \(hi))") }
+            batch.append(Array(all[lo..<hi]))
+        }
+        for (b, ids) in batch.enumerated() {
+            do { try m.validate(tokens: ids) } catch let e as ScoreError { throw ScoreError.invalidArgument("sequence \(b): \(e.message)") }
+        }
+        guard try checkBuffer(out, capacity: cap, required: all.count - nSequences, needed: needed, what: "log-probs") else { return }
+        var at = 0
+        for lp in try m.logProbs(batch: batch) {
+            lp.withUnsafeBufferPointer { src in
+                if let base = src.baseAddress, !src.isEmpty { (out! + at).update(from: base, count: src.count) }
+            }
+            at += lp.count
+        }
+    }
+}
+
+@c @implementation
 public func score_model_last_logits(_ model: OpaquePointer?, _ tokens: UnsafePointer<Int32>?, _ nTokens: Int,
                                     _ logits: UnsafeMutablePointer<Float>?, _ cap: Int,
                                     _ needed: UnsafeMutablePointer<Int>?) -> score_status {

@@ -175,6 +175,25 @@ static void test_model(void) {
     int32_t negative[] = {-7, 1};
     CHECK_ERR(score_model_logprobs(m, negative, 2, lp, 4, &needed), SCORE_ERR_INVALID_ARGUMENT, "-7");
 
+    /* Batched scoring: the same numbers as one call per sequence. */
+    int32_t flat[] = {1, 5, 9, 20, 3, /* */ 7, 2, /* */ 4};
+    size_t offsets[] = {0, 5, 7, 8};
+    float blp[6], one[4];
+    CHECK(score_model_logprobs_batch(m, flat, offsets, 3, NULL, 0, &needed) == SCORE_OK && needed == 5);
+    CHECK_ERR(score_model_logprobs_batch(m, flat, offsets, 3, blp, 4, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "needs 5");
+    CHECK(score_model_logprobs_batch(m, flat, offsets, 3, blp, 6, &needed) == SCORE_OK && needed == 5);
+    CHECK(score_model_logprobs(m, flat, 5, one, 4, &needed) == SCORE_OK);
+    for (int i = 0; i < 4; i++) CHECK(fabsf(blp[i] - one[i]) < 1e-5f);
+    CHECK(score_model_logprobs(m, flat + 5, 2, one, 4, &needed) == SCORE_OK && fabsf(blp[4] - one[0]) < 1e-5f);
+    size_t bad_offsets[] = {0, 5, 5, 8};
+    CHECK_ERR(score_model_logprobs_batch(m, flat, bad_offsets, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "sequence 1 is empty");
+    size_t shifted[] = {1, 5, 7, 8};
+    CHECK_ERR(score_model_logprobs_batch(m, flat, shifted, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "must be 0");
+    CHECK_ERR(score_model_logprobs_batch(m, flat, NULL, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "offsets is NULL");
+    CHECK_ERR(score_model_logprobs_batch(m, flat, offsets, 0, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "n_sequences is 0");
+    int32_t flat_bad[] = {1, 5, 9, 20, 3, 7, 128, 4};
+    CHECK_ERR(score_model_logprobs_batch(m, flat_bad, offsets, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "sequence 1");
+
     int32_t *long_seq = calloc(513, sizeof *long_seq);
     float *big = calloc(513, sizeof *big);
     CHECK_ERR(score_model_logprobs(m, long_seq, 513, big, 513, &needed), SCORE_ERR_INVALID_ARGUMENT, "context length");

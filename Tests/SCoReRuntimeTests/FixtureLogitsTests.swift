@@ -85,6 +85,20 @@ import SCoReRuntime
         #expect(d <= Self.tolerance)
     }
 
+    /// Several sequences in one pass (sliding window, GQA 4) equal transformers'
+    /// per-sequence log-probs: no sequence sees another's keys.
+    @Test(arguments: ["mistral-swa", "qwen3"])
+    func batchedScoringEqualsEachSequenceAlone(model name: String) throws {
+        let model = try Model.load(directory: Fixtures.model(name))
+        let ref = try Reference(model: name)
+        let batch = (0..<4).map { ref.int32s("tokens.\($0)") }
+        let scored = try model.logProbs(batch: batch)
+        #expect(scored.map(\.count) == batch.map { $0.count - 1 })
+        for i in 1..<4 { #expect(maxAbsDiff(scored[i], ref.floats("logprobs.\(i)")) <= Self.tolerance, "\(name) sequence \(i)") }
+        #expect(throws: ScoreError.self) { try model.logProbs(batch: []) }
+        #expect(throws: ScoreError.self) { try model.logProbs(batch: [[1, 2], []]) }
+    }
+
     @Test func configFields() throws {
         let q2 = try Model.load(directory: Fixtures.model("qwen2"))
         #expect(q2.config.eosTokenIds == [2, 3])  // generation_config.json adds 3

@@ -88,6 +88,29 @@ import SCoReRuntime
         #expect(throws: ScoreError.self) { try SCoReObjective(stage: .one).validate(attempts: 1) }
     }
 
+    @Test func threeAttemptsGeneraliseBothStages() throws {
+        // prompt 4 | a1 2 | glue 3 | a2 2 | glue 3 | a3 2
+        func rollout(_ sample: Int) -> Rollout {
+            let ranges = [4..<6, 9..<11, 14..<16]
+            let tokens = (0..<16).map { Int32($0 + 1) }
+            let attempts = ranges.map { Attempt(tokens: Array(tokens[$0]), logProbs: [], finishReason: .stopToken, text: "") }
+            return Rollout(problem: 0, sample: sample, promptTokens: Array(tokens[..<4]), attempts: attempts, sequence: tokens,
+                           lossMask: [], attemptRanges: ranges)
+        }
+        let rollouts = [rollout(0), rollout(1)]
+        let rewards: [[Float]] = [[0, 1, 1], [0, 0, 1]]
+        // Stage I pins attempts 1 and 2 (β2, no reward) and rewards attempt 3 only.
+        let one = try SCoReObjective(stage: .one, beta1: 0.01, beta2: 0.1).sequences(rollouts: rollouts, rewards: rewards, attempts: 3)
+        for s in one {
+            #expect([4, 5, 9, 10].allSatisfy { s.klWeights![$0] == 0.1 && s.weights![$0] == 0 })
+            #expect([14, 15].allSatisfy { s.klWeights![$0] == 0.01 && s.weights![$0] == 0 })  // both r(y3) = 1: no signal
+        }
+        // Stage II: turn rewards (0, 11, 1) and (0, 0, 11); leave-one-out per turn.
+        let two = try SCoReObjective(stage: .two).sequences(rollouts: rollouts, rewards: rewards, attempts: 3)
+        #expect(two[0].weights![4] == 0 && two[0].weights![9] == 11 && two[0].weights![14] == -10)
+        #expect(two[1].weights![4] == 0 && two[1].weights![9] == -11 && two[1].weights![14] == 10)
+    }
+
     @Test func filteredSFTTrainsOnAcceptedAttemptsOnly() throws {
         let rollouts = [Self.rollout(problem: 0, sample: 0), Self.rollout(problem: 0, sample: 1)]
         let seqs = try SCoReObjective(stage: .two, update: .filteredSFT).sequences(rollouts: rollouts, rewards: [[0, 1], [1, 0]], attempts: 2)

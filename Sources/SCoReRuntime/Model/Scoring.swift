@@ -7,27 +7,66 @@ extension Model {
 
     /// out[i] = log p(tokens[i+1] | tokens[...i]) for i in 0 ..< n-1.
     public func logProbs(tokens: [Int32]) throws -> [Float] {
-        try validate(tokens: tokens)
-        let n = tokens.count
-        if n == 1 { return [] }
-        let hidden = try runFullSequence(tokens)
-        var result = [Float](repeating: 0, count: n - 1)
-        let V = config.vocabSize, H = config.hiddenSize
-        let block = Model.scoringRowBlock
-        let logits = FloatBuffer(count: min(block, n - 1) * V, zeroed: false)
-        var row = 0
-        while row < n - 1 {
-            let rows = min(block, n - 1 - row)
-            BLAS.matmulTransposedB(m: rows, n: V, k: H, a: hidden.pointer + row * H, lda: H,
-                                   b: weights.lmHead, ldb: H, c: logits.pointer, ldc: V)
-            for r in 0..<rows {
-                let z = logits.pointer + r * V
-                let target = Int(tokens[row + r + 1])
-                result[row + r] = z[target] - Softmax.logSumExp(z, count: V)
+        try logProbs(batch: [tokens])[0]
+    }
+
+    /// `logProbs(tokens:)` of several sequences in one pass over the weights:
+    /// their rows go through every matrix product together (each sequence
+    /// attends only to itself), which is what makes scoring a batch fast.
+    public func logProbs(batch: [[Int32]]) throws -> [[Float]] {
+        guard !batch.isEmpty else { throw ScoreError.invalidArgument("no sequences to score") }
+        for (b, tokens) in batch.enumerated() {
+            do { try validate(tokens: tokens) } catch let e as ScoreError where batch.count > 1 {
+                throw ScoreError.invalidArgument("sequence \(b): \(e.message)")
             }
-            row += rows
         }
-        return result
+        let segments = batch.map { Transformer.Segment(cache: KVCache(config: config, capacity: $0.count), count: $0.count) }
+        let flat = batch.flatMap { $0 }
+        let hidden = try flat.withUnsafeBufferPointer { try transformer.forward(tokens: $0, segments: segments) }
+        var rows: [Int] = [], targets = [Int32](repeating: -1, count: flat.count)
+        var start = 0
+        for tokens in batch {
+            for i in 0..<(tokens.count - 1) {
+                rows.append(start + i)
+                targets[start + i] = tokens[i + 1]
+            }
+            start += tokens.count
+        }
+        var out = [Float](repeating: 0, count: flat.count)
+        Model.targetLogProbs(hidden: hidden.pointer, head: weights.lmHead, hiddenSize: config.hiddenSize,
+                             vocab: config.vocabSize, rows: rows, targets: targets, into: &out)
+        start = 0
+        return batch.map { tokens in
+            defer { start += tokens.count }
+            return Array(out[start..<(start + tokens.count - 1)])
+        }
+    }
+
+    /// out[r] = log softmax(hidden[r] · headᵀ)[targets[r]] for each r in `rows`:
+    /// the LM head over blocks of rows (never a whole [rows × vocab] buffer),
+    /// the log-sum-exp of each row spread over the thread pool.
+    static func targetLogProbs(hidden: UnsafePointer<Float>, head: UnsafePointer<Float>, hiddenSize H: Int, vocab V: Int,
+                               rows: [Int], targets: [Int32], into out: inout [Float]) {
+        let block = max(scoringRowBlock, min(256, (1 << 22) / max(V, 1)))
+        let h = FloatBuffer(count: min(block, max(rows.count, 1)) * H, zeroed: false)
+        let z = FloatBuffer(count: min(block, max(rows.count, 1)) * V, zeroed: false)
+        out.withUnsafeMutableBufferPointer { o in
+            let result = o.baseAddress!
+            var first = 0
+            while first < rows.count {
+                let n = min(block, rows.count - first)
+                for i in 0..<n { (h.pointer + i * H).update(from: hidden + rows[first + i] * H, count: H) }
+                BLAS.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
+                let offset = first
+                Parallel.chunks(n, grain: max(1, 16384 / V)) { range in
+                    for i in range {
+                        let r = rows[offset + i], zr = z.pointer + i * V
+                        result[r] = zr[Int(targets[r])] - Softmax.logSumExp(zr, count: V)
+                    }
+                }
+                first += n
+            }
+        }
     }
 
     /// Logits [vocab] of the distribution after the last token.

@@ -143,23 +143,4 @@ public enum LossHead {
         zr[y] -= g
         return (lp, Double(w) * Double(-lp), klValue)
     }
-
-    /// log π(target) of the given rows: the scoring half of `run`, without gradients.
-    static func targetLogProbs(hidden: UnsafePointer<Float>, head: UnsafePointer<Float>, hiddenSize H: Int, vocab V: Int,
-                               rows: [Int], targets: [Int32], into out: inout [Float]) {
-        let block = blockRows(vocab: V)
-        let h = FloatBuffer(count: block * H, zeroed: false)
-        let z = FloatBuffer(count: block * V, zeroed: false)
-        var first = 0
-        while first < rows.count {
-            let n = min(block, rows.count - first)
-            for i in 0..<n { (h.pointer + i * H).update(from: hidden + rows[first + i] * H, count: H) }
-            BLAS.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
-            for i in 0..<n {
-                let r = rows[first + i], zr = z.pointer + i * V
-                out[r] = zr[Int(targets[r])] - Softmax.logSumExp(zr, count: V)
-            }
-            first += n
-        }
-    }
 }

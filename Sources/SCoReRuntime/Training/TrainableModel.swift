@@ -117,7 +117,7 @@ public final class TrainableModel: @unchecked Sendable {
             referenceHidden = hidden
             if objective.klEstimator != .exact {
                 var lref = [Float](repeating: 0, count: batch.rows)
-                LossHead.targetLogProbs(hidden: hidden.pointer, head: reference.lmHead!, hiddenSize: H, vocab: V,
+                Model.targetLogProbs(hidden: hidden.pointer, head: reference.lmHead!, hiddenSize: H, vocab: V,
                                         rows: targets.active, targets: targets.target, into: &lref)
                 targets.referenceLogProbs = lref
             }
@@ -178,7 +178,7 @@ public final class TrainableModel: @unchecked Sendable {
             }
         }
         var out = [Float](repeating: 0, count: batch.rows)
-        LossHead.targetLogProbs(hidden: store.hidden, head: reference.lmHead!, hiddenSize: config.hiddenSize,
+        Model.targetLogProbs(hidden: store.hidden, head: reference.lmHead!, hiddenSize: config.hiddenSize,
                                 vocab: config.vocabSize, rows: rows, targets: targets, into: &out)
         return sequences.enumerated().map { b, s in
             (0..<s.tokens.count).map { t in t > 0 && s.mask[t] > 0 ? out[batch.starts[b] + t - 1] : 0 }

@@ -440,6 +440,30 @@ class Model(OwnedHandle):
         finally:
             self._release()
 
+    def logprobs_batch(self, sequences: Sequence[TokenIds]) -> List[List[float]]:
+        """:meth:`logprobs` of several sequences in one pass over the weights
+        (much faster than one call each)."""
+        seqs = [_as_int32_array(s) for s in sequences]
+        if not seqs:
+            raise ValueError("no sequences to score")
+        offsets = [0]
+        for s in seqs:
+            offsets.append(offsets[-1] + len(s))
+        tokens = (ctypes.c_int32 * max(offsets[-1], 1))(*(t for s in seqs for t in s))
+        offs = (ctypes.c_size_t * len(offsets))(*offsets)
+        handle = self._acquire()
+        try:
+            flat = _call_with_buffer(_lib.score_model_logprobs_batch, ctypes.c_float,
+                                     offsets[-1] - len(seqs), handle, tokens, offs, len(seqs))
+        finally:
+            self._release()
+        out, at = [], 0
+        for s in seqs:
+            n = max(len(s) - 1, 0)
+            out.append(flat[at:at + n])
+            at += n
+        return out
+
     # -- tokenizer ---------------------------------------------------------
 
     @property

@@ -330,6 +330,16 @@ def score_model_logprobs(model: int, tokens: Any, n_tokens: int, out: Any, cap: 
 
 
 @ctypes_function(
+    "score_model_logprobs_batch",
+    [score_model_p, int32_p, size_t_p, ctypes.c_size_t, float_p, ctypes.c_size_t, size_t_p],
+    score_status,
+)
+def score_model_logprobs_batch(model: int, tokens: Any, offsets: Any, n_sequences: int, out: Any, cap: int,
+                               needed: Any) -> int:
+    """score_model_logprobs of several sequences in one pass; sequence b is tokens[offsets[b]..offsets[b+1])."""
+
+
+@ctypes_function(
     "score_model_last_logits",
     [score_model_p, int32_p, ctypes.c_size_t, float_p, ctypes.c_size_t, size_t_p],
     score_status,

@@ -245,6 +245,19 @@ def test_log_callback_rejects_non_callable():
 # --------------------------------------------------------------------------
 
 
+def test_logprobs_batch_equals_one_call_per_sequence(models):
+    model = models("qwen3")
+    seqs = [[1, 5, 9, 20, 3], [7, 2], [4], list(range(1, 40))]
+    batch = model.logprobs_batch(seqs)
+    assert [len(b) for b in batch] == [4, 1, 0, 38]
+    for s, b in zip(seqs, batch):
+        assert max_abs_diff(b, model.logprobs(s)) <= 1e-5 if len(s) > 1 else b == []
+    with pytest.raises(score.ScoreError, match="sequence 1"):
+        model.logprobs_batch([[1, 2], [1, 999]])
+    with pytest.raises(ValueError):
+        model.logprobs_batch([])
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_logprobs_and_last_logits_match_reference(models, name):
     model = models(name)
