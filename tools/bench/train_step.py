@@ -11,8 +11,8 @@ What is measured (issue 5, "Show"):
   0.01) on `batch` sequences x `tokens` tokens, every token a target, token-mean
   cross-entropy; full fine-tuning, and LoRA rank 16 on all seven projections
   (q, k, v, o, gate, up, down) with the base frozen;
-- log-prob scoring: forward only of the same batch (ours: score.Model.logprobs
-  per sequence; torch: one batched no-grad forward + log_softmax + gather);
+- log-prob scoring: forward only of the same batch (ours: score.Model.logprobs_batch,
+  one pass over the weights; torch: one batched no-grad forward + log_softmax + gather);
 - per engine: seconds per step (best of `repeat` rounds of `steps` timed steps
   after one untimed warm-up step), tokens/s, achieved GFLOP/s, peak RSS of the
   whole process (ru_maxrss: weights, optimiser state, activations, runtime).
@@ -111,11 +111,10 @@ def worker_ours(a) -> dict:
     masks = [[0] + [1] * (len(s) - 1) for s in seqs]
     with score.Model.load(a.model) as model:
         if a.task == "score":
-            model.logprobs(seqs[0])
+            model.logprobs_batch(seqs)  # warm-up
             t0 = time.perf_counter()
             for _ in range(a.steps):
-                for s in seqs:
-                    model.logprobs(s)
+                model.logprobs_batch(seqs)  # one pass over the weights for the whole batch, as torch does
             return dict(seconds=(time.perf_counter() - t0) / a.steps, peak_rss_mb=peak_rss_mb())
         opts = dict(learning_rate=1e-4, weight_decay=0.01, max_grad_norm=1.0, n_threads=a.threads)
         if a.task == "lora":
