@@ -57,6 +57,14 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Whether the bytes live in the page cache (true) or private memory.
     public var residesInMapping: Bool { isMapped }
+
+    /// Lets the kernel drop the mapping's resident pages (they are read back
+    /// from the file on the next access): for mapped weights that were
+    /// copied elsewhere and will not be read for a while.
+    public func dropResidentPages() {
+        guard isMapped, let base, count > 0 else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_DONTNEED)
+    }
 }
 
 public enum Files {

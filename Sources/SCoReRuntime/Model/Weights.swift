@@ -33,6 +33,7 @@ public final class Weights: @unchecked Sendable {
     public let ownedBytes: Int
     public let mappedBytes: Int
     private let keepAlive: [AnyObject]
+    private let source: WeightFiles?
 
     public init(config c: ModelConfig, files: WeightFiles, useMapping: Bool) throws {
         var loader = Loader(files: files, useMapping: useMapping)
@@ -74,6 +75,15 @@ public final class Weights: @unchecked Sendable {
         ownedBytes = loader.ownedBytes
         mappedBytes = loader.mappedBytes
         keepAlive = [files] + loader.owned
+        source = files
+    }
+
+    /// Drops the resident pages of the F32 tensors used in place from the
+    /// mapped files; they are read back on the next access. A full
+    /// fine-tuning run without a KL term calls this after copying the
+    /// weights into its parameter buffer, so they are not held twice.
+    public func releaseMappedPages() {
+        source?.files.forEach { $0.file.dropResidentPages() }
     }
 
     /// Weights that live in someone else's memory (a trainer's parameter
@@ -90,6 +100,7 @@ public final class Weights: @unchecked Sendable {
         self.ownedBytes = ownedBytes
         mappedBytes = 0
         keepAlive = [owner]
+        source = nil
     }
 
     /// Resolves names to F32 pointers, checking dtype and shape, and records

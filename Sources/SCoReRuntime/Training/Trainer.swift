@@ -80,6 +80,11 @@ public final class Trainer: @unchecked Sendable {
         m = FloatBuffer(count: model.layout.count)
         v = FloatBuffer(count: model.layout.count)
         rng = TrainingRNG(seed: config.seed &+ 0x5EED)
+        // Full fine-tuning without a KL term never reads the loaded weights
+        // again (the trainable copy is the model now): don't keep them resident twice.
+        if case .full = config.parameters, config.objective.klEstimator == .none {
+            base.weights.releaseMappedPages()
+        }
     }
 
     /// The learning rate of the next optimiser step.
