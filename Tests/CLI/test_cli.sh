@@ -207,5 +207,23 @@ expect_error 1 "no checkpoint to continue" train "$chatm" --stage 1 --out "$tmp/
 expect_error 2 "needs --data" eval "$chatm"
 expect_error 2 "--majority" eval "$chatm" --data "$tmp/score.jsonl" --seed 3
 
+# --- demo: the whole pipeline on a tiny budget (the real run is `make demo`) ---
+"$cli" demo --work "$tmp/demo" --sft-steps 3 --stage1-steps 1 --stage2-steps 1 --problems 2 --ablations no-shaping --json \
+    >"$tmp/demo.json" 2>/dev/null || { echo "FAIL: demo exited non-zero"; failures=$((failures+1)); }
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = list(d["models"])
+assert names == ["base (SFT)", "SCoRe Stage I", "SCoRe Stage II", "single-turn RL", "without reward shaping"], names
+for m in d["models"].values():
+    assert abs(m["delta"] - (m["acc_t2"] - m["acc_t1"])) < 1e-9 and abs(m["delta"] - (m["delta_i_to_c"] - m["delta_c_to_i"])) < 1e-9
+assert d["problems"] == 200 and set(d["rl_step_seconds"]) == {"rollout", "reference", "update"}
+' "$tmp/demo.json" || { echo "FAIL: demo --json"; failures=$((failures+1)); }
+for d in sft stage1 stage2 single-turn; do [ -f "$tmp/demo/$d/model.safetensors" ] || { echo "FAIL: demo left no $d model"; failures=$((failures+1)); }; done
+"$cli" eval "$tmp/demo/stage2" --data "$tmp/demo/held_out.jsonl" --verifier exact --instruction "Check your answer." \
+    --max-new-tokens 4 --json >/dev/null 2>&1 || { echo "FAIL: eval of the demo's model"; failures=$((failures+1)); }
+expect_error 2 "--task must be pairs or carry" demo --task algebra
+expect_error 2 "unknown ablation 'bogus'" demo --ablations bogus
+
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"
