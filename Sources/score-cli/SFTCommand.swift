@@ -35,13 +35,17 @@ enum SFTCommand {
       --checkpointing      recompute activations in the backward (less memory)
       --metrics FILE       JSONL log, one line per optimiser step (default OUT.metrics.jsonl)
       --seed N             data order and LoRA initialisation (default 0)
+      --save-every N       also save the checkpoint every N optimiser steps (default: only at the end)
+      --max-steps N        stop after N optimiser steps (the schedule still spans all epochs)
+      --resume             continue the run saved in OUT: same data order, schedule and
+                           optimiser state (taken from the checkpoint), metrics log continued
       --threads N
     """
 
     static let valueOptions: Set<String> = ["data", "out", "lr", "epochs", "batch", "accumulation", "schedule", "warmup",
                                             "weight-decay", "max-grad-norm", "kl-coef", "kl", "lora-rank", "lora-alpha",
-                                            "lora-targets", "max-length", "metrics", "seed", "threads"]
-    static let flagOptions: Set<String> = ["help", "checkpointing"]
+                                            "lora-targets", "max-length", "metrics", "seed", "threads", "save-every", "max-steps"]
+    static let flagOptions: Set<String> = ["help", "checkpointing", "resume"]
 
     static func float(_ args: Arguments, _ name: String, _ def: Float) throws -> Float {
         guard let text = args.options[name] else { return def }
@@ -90,21 +94,39 @@ enum SFTCommand {
         guard let kind = scheduleNames[args.options["schedule"] ?? "cosine"] else { throw UsageError("--schedule must be constant, linear or cosine") }
         config.schedule = LRSchedule(kind: kind, warmupSteps: try args.int("warmup", default: 0, range: 0...totalSteps), totalSteps: totalSteps)
 
-        let trainer = try Trainer(model: model, config: config)
-        try trainer.checkTarget(out)  // fail before training, not after
+        let resume = args.flags.contains("resume")
+        let saveEvery = try args.int("save-every", default: 0, range: 0...Int(Int32.max))
+        let maxSteps = try args.int("max-steps", default: Int(Int32.max), range: 1...Int(Int32.max))
+        let trainer: Trainer
+        if resume {
+            guard Files.exists(Files.join(out, "trainer_state.json")) else {
+                throw ScoreError.invalidArgument("--resume: \(out) holds no checkpoint to continue")
+            }
+            trainer = try Trainer.resume(from: out, base: model)
+            guard trainer.config.accumulationSteps == config.accumulationSteps, trainer.config.seed == config.seed else {
+                throw ScoreError.invalidArgument("--resume: \(out) was trained with --accumulation \(trainer.config.accumulationSteps) --seed \(trainer.config.seed); pass the same")
+            }
+        } else {
+            trainer = try Trainer(model: model, config: config)
+            try trainer.checkTarget(out)  // fail before training, not after
+        }
         let metricsPath = args.options["metrics"] ?? (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".metrics.jsonl"
-        guard let metrics = fopen(metricsPath, "w") else { throw ScoreError.io("\(metricsPath): cannot create: \(String(cString: strerror(errno)))") }
+        let metrics = try MetricsLog.open(metricsPath, resumingAt: resume ? trainer.completedSteps + trainer.skippedSteps : nil)
         defer { fclose(metrics) }
+        // Micro-batches the checkpoint already consumed, replayed in the same order and skipped.
+        var skip = (trainer.completedSteps + trainer.skippedSteps) * trainer.config.accumulationSteps
 
         var rng = TrainingRNG(seed: config.seed)
         var order = Array(data.examples.indices)
         var losses: [Double] = [], kls: [Double] = [], tokens = 0, seconds = 0.0
         let started = now()
-        for _ in 0..<epochs {
+        training: for _ in 0..<epochs {
             for i in stride(from: order.count - 1, to: 0, by: -1) {
                 order.swapAt(i, Int(rng.nextUniform() * Double(i + 1)))
             }
             for start in stride(from: 0, to: order.count, by: batch) {
+                if skip > 0 { skip -= 1; continue }
+                if trainer.completedSteps + trainer.skippedSteps >= maxSteps { break training }
                 let micro = order[start..<min(start + batch, order.count)].map { data.examples[$0] }
                 let s = try trainer.step(micro)
                 losses.append(s.loss)
@@ -119,6 +141,7 @@ enum SFTCommand {
                 progress(step: trainer.completedSteps + trainer.skippedSteps, of: totalSteps, loss: mean, lr: s.learningRate,
                          speed: seconds > 0 ? Double(tokens) / seconds : 0)
                 losses = []; kls = []; tokens = 0; seconds = 0
+                if saveEvery > 0 && trainer.completedSteps % saveEvery == 0 && s.optimizerStepped { try trainer.save(to: out) }
             }
         }
         writeStderr("\n")

@@ -314,26 +314,10 @@ final class TrainingRun {
         // Fails here, before anything is written, when the model cannot do rollouts (no tokenizer or chat template).
         _ = try SCoReTrainer(resuming: trainer, config: settings.stepConfig(stage: settings.phases[0].stage, step: 0))
         try Files.makeDirectories(out)
-        try openMetrics(truncatingAfter: resume ? state.step : nil)
+        self.metrics = try MetricsLog.open(metricsPath, resumingAt: resume ? state.step : nil)
     }
 
     deinit { if let metrics { fclose(metrics) } }
-
-    /// A fresh log, or the resumed run's log without the lines of steps the
-    /// checkpoint does not contain (a run killed after its last save).
-    private func openMetrics(truncatingAfter step: Int?) throws {
-        if let step, Files.exists(metricsPath) {
-            let kept = try Files.readAll(metricsPath).split(separator: UInt8(ascii: "\n")).filter { line in
-                guard let json = try? JSON.parse(Array(line), context: metricsPath), let s = json["step"]?.intValue else { return false }
-                return s <= step
-            }
-            try CorrectCommand.writeAtomically(metricsPath, kept.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined())
-        }
-        guard let f = fopen(metricsPath, step == nil ? "w" : "a") else {
-            throw ScoreError.io("\(metricsPath): cannot open: \(String(cString: strerror(errno)))")
-        }
-        metrics = f
-    }
 
     /// Steps left from the current position to the end of the phases.
     private var remainingSteps: Int {

@@ -120,6 +120,20 @@ printf '%s\n' '{"messages": [{"role": "user", "content": "What is 2+2?"}, {"role
 expect_ok "^trained 1 steps .* on 2 rows" sft "$models/qwen2-chat" --data "$tmp/chat.jsonl" --out "$tmp/sft-chat" --batch 2
 [ -f "$tmp/sft-chat/tokenizer.json" ] || { echo "FAIL: sft checkpoint lacks the copied tokenizer.json"; failures=$((failures+1)); }
 printf 'category,question,answer\nx,hello,world\n' >"$tmp/bad.csv"
+# sft --max-steps then --resume replays the uninterrupted run: same metrics, same weights.
+sft_args=(--data "$tmp/sft.jsonl" --lr 1e-3 --batch 2 --epochs 2 --warmup 1)
+"$cli" sft "$models/qwen2" "${sft_args[@]}" --out "$tmp/sft-straight" >/dev/null 2>&1
+"$cli" sft "$models/qwen2" "${sft_args[@]}" --out "$tmp/sft-split" --max-steps 4 --save-every 2 >/dev/null 2>&1
+expect_ok "^trained 6 steps" sft "$models/qwen2" "${sft_args[@]}" --out "$tmp/sft-split" --resume
+python3 -c '
+import json, sys
+def log(p): return [{k: v for k, v in json.loads(l).items() if k not in ("elapsed", "tokens_per_second")} for l in open(p)]
+a, b = log(sys.argv[1]), log(sys.argv[2])
+assert len(a) == 6 and a == b, (a, b)
+' "$tmp/sft-straight.metrics.jsonl" "$tmp/sft-split.metrics.jsonl" || { echo "FAIL: sft --resume does not replay the uninterrupted run"; failures=$((failures+1)); }
+cmp -s "$tmp/sft-straight/model.safetensors" "$tmp/sft-split/model.safetensors" || { echo "FAIL: sft --resume ends with other weights"; failures=$((failures+1)); }
+expect_error 1 "holds no checkpoint to continue" sft "$models/qwen2" "${sft_args[@]}" --out "$tmp/sft-nothing" --resume
+expect_error 1 "pass the same" sft "$models/qwen2" "${sft_args[@]}" --out "$tmp/sft-split" --resume --seed 5
 expect_error 1 "lacks column\\(s\\) original_answer, correct_answer" sft "$tmp/withtok" --data "$tmp/bad.csv" --out "$tmp/x"
 expect_error 1 "CSV rows need the model's tokenizer" sft "$models/qwen2" --data "$tmp/seed.csv" --out "$tmp/x"
 echo '{"input_ids": [1, 2, 3], "labels_mask": [0, 0, 0]}' >"$tmp/empty.jsonl"
