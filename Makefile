@@ -84,9 +84,6 @@ test-python:
 	@$(PYTHON) -m pytest --version > /dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
 	SCORE_LIBRARY=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
 
-# Until the SCoRe trainer lands, the demo shows the runtime on the fixture
-# models (random weights, so the text is noise): scoring a sentence, from the
-# CLI and from C, and the generate-then-revise loop with its token accounting.
 # The main job: a model from nothing, warm start, SCoRe Stage I and II, the
 # single-turn ablation, and the five metrics (see README). SEED=N picks the run.
 SEED ?= 0
