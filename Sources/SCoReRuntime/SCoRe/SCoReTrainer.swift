@@ -176,9 +176,10 @@ public final class SCoReTrainer: @unchecked Sendable {
         }
         var groups: [Int: [Int]] = [:]
         for (i, r) in rollouts.enumerated() { groups[r.problem, default: []].append(i) }
+        let shaped = rewards.map { TurnRewards.shaped(padded($0, n), stage: config.objective.stage, alpha: config.objective.alpha) }
         stats.zeroSignalFraction = (0..<n).map { t in
             let flat = groups.values.filter { members in
-                let turn = members.map { TurnRewards.shaped(padded(rewards[$0], n), stage: config.objective.stage, alpha: config.objective.alpha)[t] }
+                let turn = members.map { shaped[$0][t] }
                 return turn.allSatisfy { $0 == turn[0] }
             }
             return Double(flat.count) / Double(max(groups.count, 1))
