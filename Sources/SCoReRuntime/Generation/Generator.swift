@@ -201,13 +201,7 @@ public struct Generator {
             (picked.pointer + j * H).update(from: hidden.pointer + r * H, count: H)
         }
         let out = FloatBuffer(count: rows.count * V, zeroed: false)
-        if rows.count <= SkinnyMatmul.maxRows {
-            SkinnyMatmul.forward(m: rows.count, n: V, k: H, x: picked.pointer, ldx: H, w: model.weights.lmHead,
-                                 out: out.pointer, ldo: V, accumulate: false)
-        } else {
-            BLAS.matmulTransposedB(m: rows.count, n: V, k: H, a: picked.pointer, lda: H,
-                                   b: model.weights.lmHead, ldb: H, c: out.pointer, ldc: V)
-        }
+        model.weights.lmHead.multiply(picked.pointer, rows: rows.count, ldx: H, into: out.pointer, ldo: V, accumulate: false)
         return out
     }
 }

@@ -4,10 +4,14 @@ public struct LoadOptions: Sendable {
     public var useMapping = true
     /// Reject sequences longer than this (nil: max_position_embeddings).
     public var maxContext: Int? = nil
+    /// Keep BF16 matrices as BF16 (half the memory and half the bytes read
+    /// per decoded token); false widens them to F32 at load.
+    public var keepBF16 = true
 
-    public init(useMapping: Bool = true, maxContext: Int? = nil) {
+    public init(useMapping: Bool = true, maxContext: Int? = nil, keepBF16: Bool = true) {
         self.useMapping = useMapping
         self.maxContext = maxContext
+        self.keepBF16 = keepBF16
     }
 }
 
@@ -33,7 +37,7 @@ public final class Model: @unchecked Sendable {
             context = limit
         }
         let files = try WeightFiles(directory: directory, mapped: options.useMapping)
-        let weights = try Weights(config: config, files: files, useMapping: options.useMapping)
+        let weights = try Weights(config: config, files: files, useMapping: options.useMapping, keepBF16: options.keepBF16)
         Log.write(.info, "loaded \(config.architecture.rawValue) from \(directory): \(weights.parameterCount) parameters, \(weights.storedType.rawValue)")
         let tokenizerPath = Files.join(directory, "tokenizer.json")
         let tokenizer = Files.exists(tokenizerPath) ? try Tokenizer.load(directory: directory) : nil

@@ -45,7 +45,7 @@ extension Model {
     /// out[r] = log softmax(hidden[r] · headᵀ)[targets[r]] for each r in `rows`:
     /// the LM head over blocks of rows (never a whole [rows × vocab] buffer),
     /// the log-sum-exp of each row spread over the thread pool.
-    static func targetLogProbs(hidden: UnsafePointer<Float>, head: UnsafePointer<Float>, hiddenSize H: Int, vocab V: Int,
+    static func targetLogProbs(hidden: UnsafePointer<Float>, head: WeightMatrix, hiddenSize H: Int, vocab V: Int,
                                rows: [Int], targets: [Int32], into out: inout [Float]) {
         let block = max(scoringRowBlock, min(256, (1 << 22) / max(V, 1)))
         let h = FloatBuffer(count: min(block, max(rows.count, 1)) * H, zeroed: false)
@@ -56,7 +56,7 @@ extension Model {
             while first < rows.count {
                 let n = min(block, rows.count - first)
                 for i in 0..<n { (h.pointer + i * H).update(from: hidden + rows[first + i] * H, count: H) }
-                BLAS.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
+                head.multiply(h.pointer, rows: n, ldx: H, into: z.pointer, ldo: V, accumulate: false)
                 let offset = first
                 Parallel.chunks(n, grain: max(1, 16384 / V)) { range in
                     for i in range {
@@ -76,8 +76,8 @@ extension Model {
         let V = config.vocabSize, H = config.hiddenSize
         var out = [Float](repeating: 0, count: V)
         out.withUnsafeMutableBufferPointer { o in
-            BLAS.matmulTransposedB(m: 1, n: V, k: H, a: hidden.pointer + (tokens.count - 1) * H, lda: H,
-                                   b: weights.lmHead, ldb: H, c: o.baseAddress!, ldc: V)
+            weights.lmHead.multiply(hidden.pointer + (tokens.count - 1) * H, rows: 1, ldx: H,
+                                    into: o.baseAddress!, ldo: V, accumulate: false)
         }
         return out
     }
@@ -90,8 +90,8 @@ extension Model {
         let V = config.vocabSize, H = config.hiddenSize
         var out = [Float](repeating: 0, count: tokens.count * V)
         out.withUnsafeMutableBufferPointer { o in
-            BLAS.matmulTransposedB(m: tokens.count, n: V, k: H, a: hidden.pointer, lda: H,
-                                   b: weights.lmHead, ldb: H, c: o.baseAddress!, ldc: V)
+            weights.lmHead.multiply(hidden.pointer, rows: tokens.count, ldx: H,
+                                    into: o.baseAddress!, ldo: V, accumulate: false)
         }
         return out
     }
@@ -113,8 +113,8 @@ extension Model {
         let V = config.vocabSize, H = config.hiddenSize
         var out = [Float](repeating: 0, count: V)
         out.withUnsafeMutableBufferPointer { o in
-            BLAS.matmulTransposedB(m: 1, n: V, k: H, a: hidden.pointer + (tokens.count - 1) * H, lda: H,
-                                   b: weights.lmHead, ldb: H, c: o.baseAddress!, ldc: V)
+            weights.lmHead.multiply(hidden.pointer + (tokens.count - 1) * H, rows: 1, ldx: H,
+                                    into: o.baseAddress!, ldo: V, accumulate: false)
         }
         return out
     }

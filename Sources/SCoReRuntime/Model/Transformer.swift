@@ -84,7 +84,7 @@ public final class Transformer: @unchecked Sendable {
         }
 
         for r in 0..<R {
-            (x.pointer + r * H).update(from: weights.embedding + Int(tokens[r]) * H, count: H)
+            weights.embedding.copyRow(Int(tokens[r]), to: x.pointer + r * H)
         }
 
         for (l, w) in weights.layers.enumerated() {
@@ -155,14 +155,7 @@ public final class Transformer: @unchecked Sendable {
         if accumulate, let b = w.bias {
             Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }
-        if R <= SkinnyMatmul.maxRows {
-            SkinnyMatmul.forward(m: R, n: w.rows, k: w.cols, x: input, ldx: w.cols, w: w.weight,
-                                 out: out, ldo: w.rows, accumulate: accumulate)
-        } else {
-            BLAS.matmulTransposedB(m: R, n: w.rows, k: w.cols, a: input, lda: w.cols,
-                                   b: w.weight, ldb: w.cols, c: out, ldc: w.rows,
-                                   beta: accumulate ? 1 : 0)
-        }
+        w.weight.multiply(input, rows: R, ldx: w.cols, into: out, ldo: w.rows, accumulate: accumulate)
         if !accumulate, let b = w.bias {
             Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }

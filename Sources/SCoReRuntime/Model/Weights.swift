@@ -1,10 +1,15 @@
 /// A weight matrix W [rows × cols] (Hugging Face's [out × in]) with its
 /// optional bias [rows]. Pointers stay valid while the owning `Weights` lives.
 public struct Linear: @unchecked Sendable {
-    public let weight: UnsafePointer<Float>
+    public let weight: WeightMatrix
     public let bias: UnsafePointer<Float>?
-    public let rows: Int
-    public let cols: Int
+    public var rows: Int { weight.rows }
+    public var cols: Int { weight.cols }
+
+    public init(weight: WeightMatrix, bias: UnsafePointer<Float>?) {
+        self.weight = weight
+        self.bias = bias
+    }
 }
 
 public struct LayerWeights: @unchecked Sendable {
@@ -21,13 +26,15 @@ public struct LayerWeights: @unchecked Sendable {
     public let down: Linear                             // [hidden × intermediate]
 }
 
-/// All parameters of a decoder, as F32 pointers. F32 tensors are used in
-/// place inside the mapped files; F16/BF16 are converted once into owned memory.
+/// All parameters of a decoder. F32 tensors are used in place inside the
+/// mapped files. BF16 matrices stay BF16 (in place too) unless the loader is
+/// asked to widen them; vectors (norms, biases) and F16 tensors are
+/// converted once into owned F32 memory.
 public final class Weights: @unchecked Sendable {
-    public let embedding: UnsafePointer<Float>   // [vocab × hidden]
+    public let embedding: WeightMatrix            // [vocab × hidden]
     public let layers: [LayerWeights]
     public let finalNorm: UnsafePointer<Float>   // [hidden]
-    public let lmHead: UnsafePointer<Float>      // [vocab × hidden]; == embedding when tied
+    public let lmHead: WeightMatrix               // [vocab × hidden]; == embedding when tied
     public let storedType: StorageType
     public let parameterCount: Int
     public let ownedBytes: Int
@@ -35,17 +42,16 @@ public final class Weights: @unchecked Sendable {
     private let keepAlive: [AnyObject]
     private let source: WeightFiles?
 
-    public init(config c: ModelConfig, files: WeightFiles, useMapping: Bool) throws {
-        var loader = Loader(files: files, useMapping: useMapping)
+    public init(config c: ModelConfig, files: WeightFiles, useMapping: Bool, keepBF16: Bool = true) throws {
+        var loader = Loader(files: files, useMapping: useMapping, keepBF16: keepBF16)
         let h = c.hiddenSize
-        embedding = try loader.tensor("model.embed_tokens.weight", [c.vocabSize, h])
+        embedding = try loader.matrix("model.embed_tokens.weight", c.vocabSize, h)
         var layers: [LayerWeights] = []
         for i in 0..<c.layerCount {
             let p = "model.layers.\(i)."
             func linear(_ name: String, _ rows: Int, _ cols: Int, bias: Bool) throws -> Linear {
-                Linear(weight: try loader.tensor(p + name + ".weight", [rows, cols]),
-                       bias: bias ? try loader.tensor(p + name + ".bias", [rows]) : nil,
-                       rows: rows, cols: cols)
+                Linear(weight: try loader.matrix(p + name + ".weight", rows, cols),
+                       bias: bias ? try loader.tensor(p + name + ".bias", [rows]) : nil)
             }
             layers.append(LayerWeights(
                 inputNorm: try loader.tensor(p + "input_layernorm.weight", [h]),
@@ -66,7 +72,7 @@ public final class Weights: @unchecked Sendable {
             lmHead = embedding
             loader.ignore("lm_head.weight")  // some exporters write the tied copy anyway
         } else {
-            lmHead = try loader.tensor("lm_head.weight", [c.vocabSize, h])
+            lmHead = try loader.matrix("lm_head.weight", c.vocabSize, h)
         }
         try loader.rejectUnused(config: c)
 
@@ -89,8 +95,8 @@ public final class Weights: @unchecked Sendable {
     /// Weights that live in someone else's memory (a trainer's parameter
     /// buffer), kept alive by `owner`; the generator then samples from the
     /// policy being trained without copying it.
-    init(embedding: UnsafePointer<Float>, layers: [LayerWeights], finalNorm: UnsafePointer<Float>,
-         lmHead: UnsafePointer<Float>, parameterCount: Int, ownedBytes: Int, owner: AnyObject) {
+    init(embedding: WeightMatrix, layers: [LayerWeights], finalNorm: UnsafePointer<Float>,
+         lmHead: WeightMatrix, parameterCount: Int, ownedBytes: Int, owner: AnyObject) {
         self.embedding = embedding
         self.layers = layers
         self.finalNorm = finalNorm
@@ -103,23 +109,95 @@ public final class Weights: @unchecked Sendable {
         source = nil
     }
 
+    /// True when some matrix is kept as BF16 (a BF16 checkpoint loaded for inference).
+    public var keepsBF16: Bool {
+        embedding.isBF16 || lmHead.isBF16 || layers.contains { l in
+            [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].contains { $0.weight.isBF16 }
+        }
+    }
+
+    /// These weights with every BF16 matrix widened to owned F32 memory
+    /// (what the training engine computes on); `self` when nothing is BF16.
+    public func widenedToF32() -> Weights {
+        guard keepsBF16 else { return self }
+        var buffers: [FloatBuffer] = []
+        var added = 0
+        func widen(_ m: WeightMatrix) -> WeightMatrix {
+            guard let copy = m.widenedCopy() else { return m }
+            buffers.append(copy)
+            added += copy.bytes - m.bytes
+            return WeightMatrix(f32: copy.pointer, rows: m.rows, cols: m.cols)
+        }
+        func linear(_ l: Linear) -> Linear { Linear(weight: widen(l.weight), bias: l.bias) }
+        let e = widen(embedding)
+        let tied: Bool
+        switch (embedding.storage, lmHead.storage) {
+        case (.bf16(let a), .bf16(let b)): tied = a == b
+        case (.f32(let a), .f32(let b)): tied = a == b
+        default: tied = false
+        }
+        let head = tied ? e : widen(lmHead)
+        let widenedLayers = layers.map { l in
+            LayerWeights(inputNorm: l.inputNorm, q: linear(l.q), k: linear(l.k), v: linear(l.v), o: linear(l.o),
+                         qNorm: l.qNorm, kNorm: l.kNorm, postAttentionNorm: l.postAttentionNorm,
+                         gate: linear(l.gate), up: linear(l.up), down: linear(l.down))
+        }
+        return Weights(embedding: e, layers: widenedLayers, finalNorm: finalNorm, lmHead: head,
+                       parameterCount: parameterCount, ownedBytes: ownedBytes + added,
+                       owner: WidenedStorage(buffers: buffers, original: self))
+    }
+
+    /// Keeps widened copies and the weights they came from (norms, biases) alive.
+    private final class WidenedStorage {
+        let buffers: [FloatBuffer]
+        let original: Weights
+        init(buffers: [FloatBuffer], original: Weights) {
+            self.buffers = buffers
+            self.original = original
+        }
+    }
+
     /// Resolves names to F32 pointers, checking dtype and shape, and records
     /// which tensors were used so leftovers can be reported.
     private struct Loader {
         let files: WeightFiles
         let useMapping: Bool
+        let keepBF16: Bool
         var used: Set<String> = []
-        var owned: [FloatBuffer] = []
+        var owned: [AnyObject] = []
         var parameterCount = 0
         var ownedBytes = 0
         var mappedBytes = 0
 
-        init(files: WeightFiles, useMapping: Bool) {
+        init(files: WeightFiles, useMapping: Bool, keepBF16: Bool) {
             self.files = files
             self.useMapping = useMapping
+            self.keepBF16 = keepBF16
         }
 
         mutating func ignore(_ name: String) { used.insert(name) }
+
+        /// A matrix: BF16 kept as BF16 (in place when mapped) if `keepBF16`, else as `tensor`.
+        mutating func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
+            if keepBF16, let (file, entry) = files.entry(name), entry.type == .bf16, entry.shape == [rows, cols] {
+                used.insert(name)
+                parameterCount += entry.elementCount
+                let raw = file.bytes(of: entry)
+                if useMapping && file.file.residesInMapping && Int(bitPattern: raw.baseAddress) % 2 == 0,
+                   let base = raw.baseAddress {
+                    mappedBytes += raw.count
+                    return WeightMatrix(.bf16(base.assumingMemoryBound(to: BF16.self)), rows: rows, cols: cols)
+                }
+                let buffer = BF16Buffer(count: entry.elementCount)
+                if let src = raw.baseAddress {
+                    UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: src, byteCount: raw.count)
+                }
+                owned.append(buffer)
+                ownedBytes += buffer.bytes
+                return WeightMatrix(.bf16(UnsafePointer(buffer.pointer)), rows: rows, cols: cols)
+            }
+            return WeightMatrix(f32: try tensor(name, [rows, cols]), rows: rows, cols: cols)
+        }
 
         mutating func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> {
             guard let (file, entry) = files.entry(name) else {

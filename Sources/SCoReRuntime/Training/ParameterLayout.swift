@@ -120,20 +120,22 @@ public struct DecoderTensors {
         lmHead = c.tieWordEmbeddings ? embedding : at("lm_head.weight")
     }
 
-    /// Read-only views of loaded weights (never written through).
+    /// Read-only views of loaded F32 weights (never written through); a
+    /// BF16-resident model is widened first (`Weights.widenedToF32`).
     public init(weights w: Weights) {
+        precondition(!w.keepsBF16, "DecoderTensors needs F32 weights: widen them first")
         func m(_ p: UnsafePointer<Float>?) -> UnsafeMutablePointer<Float>? { p.map { UnsafeMutablePointer(mutating: $0) } }
         func linear(_ l: Linear) -> LinearTensors {
-            LinearTensors(weight: m(l.weight), bias: m(l.bias), rows: l.rows, cols: l.cols)
+            LinearTensors(weight: m(l.weight.f32), bias: m(l.bias), rows: l.rows, cols: l.cols)
         }
-        embedding = m(w.embedding)
+        embedding = m(w.embedding.f32)
         layers = w.layers.map { l in
             LayerTensors(inputNorm: m(l.inputNorm), q: linear(l.q), k: linear(l.k), v: linear(l.v), o: linear(l.o),
                          qNorm: m(l.qNorm), kNorm: m(l.kNorm), postAttentionNorm: m(l.postAttentionNorm),
                          gate: linear(l.gate), up: linear(l.up), down: linear(l.down))
         }
         finalNorm = m(w.finalNorm)
-        lmHead = m(w.lmHead)
+        lmHead = m(w.lmHead.f32)
     }
 
     /// A view with every tensor absent: the gradients of a frozen model.

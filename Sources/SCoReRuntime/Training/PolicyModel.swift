@@ -40,14 +40,17 @@ extension Model {
     convenience init(view t: DecoderTensors, of base: Model, owner: AnyObject) {
         func p(_ x: UnsafeMutablePointer<Float>?) -> UnsafePointer<Float> { UnsafePointer(x!) }
         func linear(_ l: LinearTensors) -> Linear {
-            Linear(weight: p(l.weight), bias: l.bias.map { UnsafePointer($0) }, rows: l.rows, cols: l.cols)
+            Linear(weight: WeightMatrix(f32: p(l.weight), rows: l.rows, cols: l.cols), bias: l.bias.map { UnsafePointer($0) })
         }
         let layers = t.layers.map { l in
             LayerWeights(inputNorm: p(l.inputNorm), q: linear(l.q), k: linear(l.k), v: linear(l.v), o: linear(l.o),
                          qNorm: l.qNorm.map { UnsafePointer($0) }, kNorm: l.kNorm.map { UnsafePointer($0) },
                          postAttentionNorm: p(l.postAttentionNorm), gate: linear(l.gate), up: linear(l.up), down: linear(l.down))
         }
-        let weights = Weights(embedding: p(t.embedding), layers: layers, finalNorm: p(t.finalNorm), lmHead: p(t.lmHead),
+        let c = base.config
+        let weights = Weights(embedding: WeightMatrix(f32: p(t.embedding), rows: c.vocabSize, cols: c.hiddenSize),
+                              layers: layers, finalNorm: p(t.finalNorm),
+                              lmHead: WeightMatrix(f32: p(t.lmHead), rows: c.vocabSize, cols: c.hiddenSize),
                               parameterCount: base.weights.parameterCount, ownedBytes: 0, owner: owner)
         self.init(directory: base.directory, config: base.config, weights: weights,
                   contextLength: base.contextLength, tokenizer: base.tokenizer)

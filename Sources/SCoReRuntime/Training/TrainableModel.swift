@@ -29,6 +29,9 @@ public final class TrainableModel: @unchecked Sendable {
     /// The reference policy: the frozen initial weights, unless
     /// `freezeCurrentAsReference` replaced it with a snapshot.
     var reference: DecoderTensors
+    /// The loaded weights in F32 (a BF16 checkpoint widened once): the
+    /// training engine computes on F32 tensors only.
+    let baseF32: Weights
     var referenceSnapshot: FloatBuffer?
     let lora: [[LoRAPair?]]?
 
@@ -37,7 +40,8 @@ public final class TrainableModel: @unchecked Sendable {
         parameterSet = parameters
         let c = model.config
         graph = DecoderGraph(config: c)
-        reference = DecoderTensors(weights: model.weights)
+        baseF32 = model.weights.widenedToF32()
+        reference = DecoderTensors(weights: baseF32)
         switch parameters {
         case .full:
             layout = ParameterLayout.decoder(c)
@@ -117,7 +121,7 @@ public final class TrainableModel: @unchecked Sendable {
             referenceHidden = hidden
             if objective.klEstimator != .exact {
                 var lref = [Float](repeating: 0, count: batch.rows)
-                Model.targetLogProbs(hidden: hidden.pointer, head: reference.lmHead!, hiddenSize: H, vocab: V,
+                Model.targetLogProbs(hidden: hidden.pointer, head: WeightMatrix(f32: reference.lmHead!, rows: V, cols: H), hiddenSize: H, vocab: V,
                                         rows: targets.active, targets: targets.target, into: &lref)
                 targets.referenceLogProbs = lref
             }
@@ -178,7 +182,8 @@ public final class TrainableModel: @unchecked Sendable {
             }
         }
         var out = [Float](repeating: 0, count: batch.rows)
-        Model.targetLogProbs(hidden: store.hidden, head: reference.lmHead!, hiddenSize: config.hiddenSize,
+        Model.targetLogProbs(hidden: store.hidden, head: WeightMatrix(f32: reference.lmHead!, rows: config.vocabSize, cols: config.hiddenSize),
+                             hiddenSize: config.hiddenSize,
                                 vocab: config.vocabSize, rows: rows, targets: targets, into: &out)
         return sequences.enumerated().map { b, s in
             (0..<s.tokens.count).map { t in t > 0 && s.mask[t] > 0 ? out[batch.starts[b] + t - 1] : 0 }
