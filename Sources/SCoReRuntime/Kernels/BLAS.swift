@@ -1,6 +1,13 @@
 import CBLAS
 
 /// Thin wrappers over OpenBLAS. All matrices are row-major F32.
+///
+/// OpenBLAS runs single-threaded; a large product is split into one slab
+/// of output columns (or rows) per thread of our pool, each slab one
+/// sgemm call. With OpenBLAS's own threads next to ours, a 2-core machine
+/// ran three busy threads: each side's idle workers spun and yielded while
+/// the other computed, and every switch between our kernels and a product
+/// cost a hand-over. One set of threads does all the work instead.
 public enum BLAS {
     /// C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C.
     /// This is `x · Wᵀ` for a weight W stored [out × in] as Hugging Face does.
@@ -12,8 +19,11 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        split(m: m, n: n, k: k) { rows, cols in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(cols.count), Int32(k),
+                        alpha, a + rows.lowerBound * lda, Int32(lda), b + cols.lowerBound * ldb, Int32(ldb),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
+        }
     }
 
     /// C[m×n] = alpha · A[m×k] · B[k×n] + beta · C.
@@ -25,8 +35,11 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        split(m: m, n: n, k: k) { rows, cols in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(cols.count), Int32(k),
+                        alpha, a + rows.lowerBound * lda, Int32(lda), b + cols.lowerBound, Int32(ldb),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
+        }
     }
 
     /// C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C.
@@ -39,15 +52,42 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float = 1, beta: Float = 0
     ) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        split(m: m, n: n, k: k) { rows, cols in
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows.count), Int32(cols.count), Int32(k),
+                        alpha, a + rows.lowerBound, Int32(lda), b + cols.lowerBound, Int32(ldb),
+                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
+        }
     }
 
-    /// Threads OpenBLAS uses for every product (process-wide).
-    public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    /// Products smaller than this many multiply-adds run on the calling thread.
+    static let parallelWork = 1 << 20
+
+    /// Calls body(rows, cols) over slabs of the m × n output, one per pool
+    /// thread: columns when there are enough of them, else rows. Slab edges
+    /// fall on multiples of 16 so every slab keeps sgemm's full-width kernels.
+    @inline(__always)
+    static func split(m: Int, n: Int, k: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+        let pool = ThreadPool.shared
+        let threads = pool.threads
+        guard threads > 1, m * n * k >= parallelWork, max(m, n) >= 32 * threads else {
+            body(0..<m, 0..<n)
+            return
+        }
+        let byColumns = n >= 32 * threads
+        let extent = byColumns ? n : m
+        let slab = ((extent + threads - 1) / threads + 15) / 16 * 16
+        let parts = (extent + slab - 1) / slab
+        pool.run(parts: parts) { p in
+            let range = (p * slab)..<min(extent, (p + 1) * slab)
+            if byColumns { body(0..<m, range) } else { body(range, 0..<n) }
+        }
     }
+
+    /// Threads our products use (the shared pool's; OpenBLAS itself runs one).
+    public static var threadCount: Int { ThreadPool.shared.threads }
+
+    /// Runs OpenBLAS single-threaded: the pool splits the work instead.
+    static func useOneOpenBLASThread() { openblas_set_num_threads(1) }
 
     /// Cores OpenBLAS detected at start-up.
     public static var coreCount: Int { Int(openblas_get_num_procs()) }

@@ -27,13 +27,17 @@ public final class ThreadPool: @unchecked Sendable {
     private var workers: [pthread_t] = []
 
     /// The pool kernels use; resized by `ThreadPool.configure`.
-    nonisolated(unsafe) public private(set) static var shared = ThreadPool(threads: max(1, BLAS.threadCount))
+    nonisolated(unsafe) public private(set) static var shared: ThreadPool = {
+        BLAS.useOneOpenBLASThread()
+        return ThreadPool(threads: max(1, BLAS.coreCount))
+    }()
     private static let configureLock = Mutex<Void>(())
 
-    /// Sets the number of threads of the shared pool (and of OpenBLAS).
+    /// Sets the number of threads of the shared pool (which also splits
+    /// every large matrix product).
     public static func configure(threads: Int) {
         let n = max(1, threads)
-        BLAS.threadCount = n
+        BLAS.useOneOpenBLASThread()
         configureLock.withLock { _ in
             if shared.threads != n { shared = ThreadPool(threads: n) }
         }
