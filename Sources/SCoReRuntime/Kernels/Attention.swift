@@ -85,26 +85,75 @@ extension Attention {
         let g = h / (heads / kvHeads)
         let begin = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
         let count = position + 1 - begin
-        SkinnyMatmul.rows(0, count, m: 1, k: D, x: q, ldx: D,
-                          w: k + begin * kvStride + g * D, ldw: kvStride,
-                          out: scratch, ldo: count, accumulate: false)
-        let scale = 1 / sqrtf(Float(D))
-        for j in 0..<count { scratch[j] *= scale }
-        Softmax.inPlace(scratch, count: count)
-        out.initialize(repeating: 0, count: D)
+        let kh = k + begin * kvStride + g * D
         let vh = v + begin * kvStride + g * D
-        for j in 0..<count {
-            let p = scratch[j]
-            let row = vh + j * kvStride
+        let scale = 1 / sqrtf(Float(D))
+        // Scores, four keys at a time: four independent dot products keep the
+        // FMA units busy where one would wait on its own previous result.
+        var j = 0
+        while j + 4 <= count {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
             var d = 0
             while d + 16 <= D {
-                VectorMath.store(VectorMath.load(out + d).addingProduct(VectorMath.V(repeating: p), VectorMath.load(row + d)), out + d)
+                let qv = load(q + d)
+                a0 = a0.addingProduct(load(kh + j * kvStride + d), qv)
+                a1 = a1.addingProduct(load(kh + (j + 1) * kvStride + d), qv)
+                a2 = a2.addingProduct(load(kh + (j + 2) * kvStride + d), qv)
+                a3 = a3.addingProduct(load(kh + (j + 3) * kvStride + d), qv)
                 d += 16
             }
+            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
             while d < D {
-                out[d] += p * row[d]
+                s0 += kh[j * kvStride + d] * q[d]; s1 += kh[(j + 1) * kvStride + d] * q[d]
+                s2 += kh[(j + 2) * kvStride + d] * q[d]; s3 += kh[(j + 3) * kvStride + d] * q[d]
                 d += 1
             }
+            scratch[j] = s0 * scale; scratch[j + 1] = s1 * scale
+            scratch[j + 2] = s2 * scale; scratch[j + 3] = s3 * scale
+            j += 4
         }
+        while j < count {
+            var s: Float = 0
+            for d in 0..<D { s += kh[j * kvStride + d] * q[d] }
+            scratch[j] = s * scale
+            j += 1
+        }
+        Softmax.inPlace(scratch, count: count)
+        // out = Σ_j p_j · v_j, 64 columns at a time held in registers across
+        // all keys (one pass over V, no read-modify-write of out per key).
+        var d = 0
+        while d + 64 <= D {
+            var o0 = V(), o1 = V(), o2 = V(), o3 = V()
+            for j in 0..<count {
+                let p = V(repeating: scratch[j])
+                let row = vh + j * kvStride + d
+                o0 = o0.addingProduct(p, load(row)); o1 = o1.addingProduct(p, load(row + 16))
+                o2 = o2.addingProduct(p, load(row + 32)); o3 = o3.addingProduct(p, load(row + 48))
+            }
+            store(o0, out + d); store(o1, out + d + 16); store(o2, out + d + 32); store(o3, out + d + 48)
+            d += 64
+        }
+        while d + 16 <= D {
+            var o = V()
+            for j in 0..<count { o = o.addingProduct(V(repeating: scratch[j]), load(vh + j * kvStride + d)) }
+            store(o, out + d)
+            d += 16
+        }
+        while d < D {
+            var o: Float = 0
+            for j in 0..<count { o += scratch[j] * vh[j * kvStride + d] }
+            out[d] = o
+            d += 1
+        }
+    }
+
+    typealias V = SIMD16<Float>
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+    @inline(__always)
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 }

@@ -71,9 +71,9 @@ public final class Transformer: @unchecked Sendable {
         let attn = FloatBuffer(count: R * Q, zeroed: false)
         let gate = FloatBuffer(count: R * I, zeroed: false)
         let up = FloatBuffer(count: R * I, zeroed: false)
-        // Decoding (one row per sequence) gives every (sequence, head) its own scores row.
+        // Decoding (one row per sequence) gives every (sequence, KV head) its own scores row.
         let decoding = segments.allSatisfy { $0.count == 1 }
-        let scores = FloatBuffer(count: decoding ? maxKeys * segments.count * c.headCount : maxKeys, zeroed: false)
+        let scores = FloatBuffer(count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys, zeroed: false)
         let cosTable = FloatBuffer(count: R * D / 2, zeroed: false)
         let sinTable = FloatBuffer(count: R * D / 2, zeroed: false)
         var row = 0
@@ -110,16 +110,21 @@ public final class Transformer: @unchecked Sendable {
                 row += s.count
             }
             if decoding {
-                // One query per sequence: (sequence, head) pairs in parallel.
-                let heads = c.headCount
-                ThreadPool.shared.run(parts: segments.count * heads) { part in
-                    let (i, head) = part.quotientAndRemainder(dividingBy: heads)
+                // One query per sequence: (sequence, KV head) pairs in parallel.
+                // The query heads sharing a KV head run one after another on
+                // the same thread, so its keys and values come from memory
+                // once and from cache for the rest of the group.
+                let heads = c.headCount, groups = c.kvHeadCount, perGroup = heads / groups
+                ThreadPool.shared.run(parts: segments.count * groups) { part in
+                    let (i, group) = part.quotientAndRemainder(dividingBy: groups)
                     let s = segments[i]
-                    Attention.singleQuery(out: attn.pointer + i * Q + head * D, q: q.pointer + i * Q + head * D,
-                                          k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
-                                          position: s.cache.count, head: head, heads: heads,
-                                          kvHeads: c.kvHeadCount, headDim: D, slidingWindow: c.slidingWindow,
-                                          scratch: scores.pointer + part * maxKeys)
+                    for head in (group * perGroup)..<((group + 1) * perGroup) {
+                        Attention.singleQuery(out: attn.pointer + i * Q + head * D, q: q.pointer + i * Q + head * D,
+                                              k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
+                                              position: s.cache.count, head: head, heads: heads,
+                                              kvHeads: groups, headDim: D, slidingWindow: c.slidingWindow,
+                                              scratch: scores.pointer + part * maxKeys)
+                    }
                 }
             } else {
                 row = 0
