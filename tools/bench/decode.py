@@ -365,9 +365,10 @@ def summarize(rounds: list[dict], batches: list[int]) -> dict:
             per_round = [r.get(engine, {}).get(fig, {}) for r in rounds]
             values = [x.get("tokens_per_second") for x in per_round]
             got = [v for v in values if v is not None]
+            unclean = sum(1 for x, v in zip(per_round, values) if v is not None and not x.get("clean"))
             if got:
                 row[engine] = {"median": round(statistics.median(got), 3), "best": round(max(got), 3),
-                               "rounds": values, "unclean_rounds": sum(1 for x in per_round if not x.get("clean"))}
+                               "rounds": values, "unclean_rounds": unclean}
         if row:
             out[key] = row
     return out
@@ -446,6 +447,8 @@ def main() -> None:
     wanted = [e.strip() for e in a.engines.split(",") if e.strip()]
     if bad := [e for e in wanted if e not in ENGINES]:
         p.error(f"unknown engine(s) {bad}; choose from {','.join(ENGINES)}")
+    if a.rounds < 1:
+        p.error(f"--rounds {a.rounds}: need at least one round")
     if not a.batch_list or min(a.batch_list) < 1:
         p.error(f"--batches {a.batches!r}: need positive batch sizes")
 
