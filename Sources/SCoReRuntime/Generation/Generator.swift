@@ -201,7 +201,10 @@ public struct Generator {
             (picked.pointer + j * H).update(from: hidden.pointer + r * H, count: H)
         }
         let out = FloatBuffer(count: rows.count * V, zeroed: false)
-        model.weights.lmHead.multiply(picked.pointer, rows: rows.count, ldx: H, into: out.pointer, ldo: V, accumulate: false)
+        // One row per sequence, prefill or decode: streamed, so a sequence's
+        // logits do not depend on how many others share the step.
+        model.weights.lmHead.multiply(picked.pointer, rows: rows.count, ldx: H, into: out.pointer, ldo: V,
+                                      accumulate: false, streaming: true)
         return out
     }
 }

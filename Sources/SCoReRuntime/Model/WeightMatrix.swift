@@ -51,15 +51,30 @@ public struct WeightMatrix: @unchecked Sendable {
     /// out[m × n] (= or +=) x[m × cols] · W[rowRange]ᵀ, n = rowRange.count;
     /// out's column j is W's row rowRange.lowerBound + j.
     ///
-    /// A few rows (decoding) stream W through `SkinnyMatmul` in its own type.
-    /// More rows (prefill, scoring) go to OpenBLAS sgemm; a BF16 matrix is
-    /// first widened block by block, which costs a fraction of the product.
+    /// A few rows stream W through `SkinnyMatmul` in its own type. So do
+    /// the rows of a decoding step however many (`streaming`), in groups of
+    /// `SkinnyMatmul.maxRows`: every row's result is then the same whatever
+    /// the batch size, so a sequence samples the same tokens alone or among
+    /// a hundred others, and a BF16 matrix is never widened per step. More
+    /// rows (prefill, scoring) go to OpenBLAS sgemm; a BF16 matrix is first
+    /// widened block by block, which costs a fraction of the product.
     public func multiply(_ x: UnsafePointer<Float>, rows m: Int, ldx: Int,
                          rowRange: Range<Int>? = nil,
-                         into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+                         into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool,
+                         streaming: Bool = false) {
         let range = rowRange ?? 0..<rows
         let n = range.count
         guard m > 0, n > 0 else { return }
+        if streaming && m > SkinnyMatmul.maxRows {
+            var first = 0
+            while first < m {
+                let count = min(SkinnyMatmul.maxRows, m - first)
+                multiply(x + first * ldx, rows: count, ldx: ldx, rowRange: range,
+                         into: out + first * ldo, ldo: ldo, accumulate: accumulate)
+                first += count
+            }
+            return
+        }
         if m <= SkinnyMatmul.maxRows {
             switch storage {
             case .f32(let p):
