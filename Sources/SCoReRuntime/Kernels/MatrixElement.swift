@@ -101,13 +101,9 @@ public struct BF16: MatrixElement, Equatable {
         }
     }
 
-    /// Widens `count` elements into `dst` (exact). A plain loop: the
-    /// compiler vectorises it into zero-extend-and-shift.
+    /// Widens `count` elements into `dst` (exact); the loader's conversion.
     public static func widen(_ src: UnsafePointer<BF16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        let halves = UnsafeRawPointer(src).assumingMemoryBound(to: UInt16.self)
-        for i in 0..<count {
-            dst[i] = Float(bitPattern: UInt32(halves[i]) << 16)
-        }
+        Convert.bf16ToF32(UnsafeRawPointer(src), dst, count: count)
     }
 }
 
