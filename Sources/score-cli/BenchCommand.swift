@@ -119,6 +119,58 @@ enum BenchCommand {
         }
     }
 
+    static let matmulHelp = """
+    usage: score-cli bench-matmul [--rows M] [--n N] [--k K] [--dtype f32|bf16] [--repeat R] [--threads T] [--json]
+
+    Times one decoding-step product out[M x N] = x[M x K] * W[N x K]^T
+    (default 16 x 1536 x 576, SmolLM2's MLP) with the streaming kernel
+    decoding uses (SkinnyMatmul) and with OpenBLAS sgemm (F32 only);
+    best of R (default 50).
+    """
+
+    static func runMatmul(_ args: Arguments) throws {
+        let m = try args.int("rows", default: 16, range: 1...SkinnyMatmul.maxRows)
+        let n = try args.int("n", default: 1536, range: 1...1 << 20)
+        let k = try args.int("k", default: 576, range: 1...1 << 16)
+        let repeats = try args.int("repeat", default: 50, range: 1...100_000)
+        let dtype = args.options["dtype"] ?? "f32"
+        guard dtype == "f32" || dtype == "bf16" else { throw UsageError("--dtype must be f32 or bf16") }
+        var rng = SplitMix(seed: 5)
+        func value() -> Float { Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        let x = FloatBuffer(count: m * k), out = FloatBuffer(count: m * n)
+        for i in 0..<(m * k) { x.pointer[i] = value() }
+        let w = FloatBuffer(count: n * k)
+        for i in 0..<(n * k) { w.pointer[i] = value() }
+        let halves = BF16Buffer(count: n * k)
+        for i in 0..<(n * k) { halves.pointer[i] = BF16(bits: UInt16(w.pointer[i].bitPattern >> 16)) }
+        func time(_ body: () -> Void) -> Double {
+            body()
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let t0 = now()
+                body()
+                best = min(best, now() - t0)
+            }
+            return best
+        }
+        let matrix = dtype == "f32" ? WeightMatrix(f32: UnsafePointer(w.pointer), rows: n, cols: k)
+                                    : WeightMatrix(.bf16(UnsafePointer(halves.pointer)), rows: n, cols: k)
+        var results: [(String, Double)] = []
+        results.append(("streaming", time { matrix.multiply(x.pointer, rows: m, ldx: k, into: out.pointer, ldo: n, accumulate: false, streaming: true) }))
+        if dtype == "f32" {
+            results.append(("sgemm", time { BLAS.matmulTransposedB(m: m, n: n, k: k, a: x.pointer, lda: k, b: w.pointer, ldb: k, c: out.pointer, ldc: n, beta: 0) }))
+        }
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        let bytes = Double(n * k * (dtype == "bf16" ? 2 : 4))
+        for (name, seconds) in results {
+            if args.flags.contains("json") {
+                print("{\"bench\": \"matmul\", \"kernel\": \"\(name)\", \"dtype\": \"\(dtype)\", \"m\": \(m), \"n\": \(n), \"k\": \(k), \"seconds\": \(seconds), \"gflops\": \(flops / seconds / 1e9), \"weight_gbps\": \(bytes / seconds / 1e9), \"threads\": \(BLAS.threadCount)}")
+            } else {
+                print("\(name) \(dtype) \(m)x\(n)x\(k): \(fmt(seconds * 1e6)) us  \(fmt(flops / seconds / 1e9)) GFLOP/s  \(fmt(bytes / seconds / 1e9)) GB/s of weights  (\(BLAS.threadCount) threads)")
+            }
+        }
+    }
+
     static func fmt(_ v: Double) -> String {
         String((v * 10).rounded() / 10)
     }

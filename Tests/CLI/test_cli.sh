@@ -55,6 +55,15 @@ expect_error 1 "line 2: no \"problem\"" correct "$models/qwen2-chat" --in "$tmp/
 expect_error 2 "needs --in" correct "$models/qwen2-chat" --out "$tmp/x.jsonl"
 expect_error 1 "no tokenizer.json" correct "$models/qwen2" --in "$tmp/problems.jsonl" --out "$tmp/y.jsonl"
 expect_error 2 "unknown command 'frobnicate'" frobnicate
+
+# Changing the thread count replaces the shared pool; the old one must stay
+# valid (it aborted with "deallocated with non-zero retain count" once).
+expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 3 --temperature 0 --json --threads 1
+expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 3 --temperature 0 --json --threads 3
+expect_ok "^streaming f32 3x20x33: .* GFLOP/s" bench-matmul --rows 3 --n 20 --k 33 --repeat 1 --threads 1
+expect_ok "^streaming bf16 5x20x70: .* GB/s" bench-matmul --rows 5 --n 20 --k 70 --repeat 1 --dtype bf16
+expect_error 2 "--dtype must be f32 or bf16" bench-matmul --dtype f16
+expect_error 2 "--rows" bench-matmul --rows 25
 expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
 expect_error 2 "exactly one model directory" info
 expect_error 2 "needs --ids" logprobs "$models/qwen2"

@@ -49,7 +49,8 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_cond_init(&wake, nil)
         for _ in 1..<self.threads {
             var thread = pthread_t()
-            let context = Unmanaged.passUnretained(self).toOpaque()
+            // Each worker owns a reference: pools live for the process.
+            let context = Unmanaged.passRetained(self).toOpaque()
             pthread_create(&thread, nil, { arg in
                 Unmanaged<ThreadPool>.fromOpaque(arg!).takeUnretainedValue().workerLoop()
                 return nil
@@ -59,8 +60,9 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    // Pools live for the process (the shared one is replaced, not freed, on
-    // reconfiguration: a worker may still be spinning on the old one).
+    // Pools live for the process: the shared one is replaced, not freed, on
+    // reconfiguration (a worker may still be spinning on the old one), and
+    // its workers' references keep it alive.
 
     /// Calls body(0 ..< parts), spread over the pool's threads; returns when all are done.
     public func run(parts: Int, _ body: (Int) -> Void) {
