@@ -84,6 +84,17 @@ private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
             } }
             // Entries outside the m × n block (padding columns) stay untouched.
             #expect(maxAbsDiff(want, got) < 1e-4 * Float(k).squareRoot(), "m \(m) n \(n) k \(k) accumulate \(accumulate)")
+            // Each activation row alone gives bit for bit what it gave in the batch.
+            for i in 0..<m {
+                var alone = Array(start[(i * ldo)..<(i * ldo + ldo)])
+                x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
+                    alone.withUnsafeMutableBufferPointer { o in
+                        SkinnyMatmul.forward(m: 1, n: n, k: k, x: xp.baseAddress! + i * ldx, ldx: ldx, w: wp.baseAddress!, ldw: ldw,
+                                             out: o.baseAddress!, ldo: ldo, accumulate: accumulate, pool: Self.pool)
+                    }
+                } }
+                #expect(alone == Array(got[(i * ldo)..<(i * ldo + ldo)]), "row \(i) of m \(m) n \(n) k \(k)")
+            }
         }
     }
 

@@ -87,6 +87,45 @@ public enum SkinnyMatmul {
         return c[0] + c[1]
     }
 
+    /// Sixteen `hsum`s at once: lane i of the result is hsum(v_i), the same
+    /// additions of the same pairs in the same order (lane j with j + 8,
+    /// then + 4, + 2, + 1), but each level adds whole vectors: two vectors'
+    /// lower halves of every group against their upper halves, so sixteen
+    /// reductions take 15 vector additions and 30 two-source shuffles
+    /// instead of 16 chains of extracts and scalar adds.
+    @inline(__always)
+    static func hsum16(_ v0: V, _ v1: V, _ v2: V, _ v3: V, _ v4: V, _ v5: V, _ v6: V, _ v7: V,
+                       _ v8: V, _ v9: V, _ v10: V, _ v11: V, _ v12: V, _ v13: V, _ v14: V, _ v15: V) -> V {
+        // Groups of 16 lanes -> 8: lanes j and j + 8.
+        @inline(__always) func halves16(_ a: V, _ b: V) -> V {
+            V(lowHalf: a.lowHalf, highHalf: b.lowHalf) + V(lowHalf: a.highHalf, highHalf: b.highHalf)
+        }
+        // Groups of 8 -> 4 and 4 -> 2 move pairs of lanes: 64-bit elements.
+        typealias Pairs = SIMD8<UInt64>
+        @inline(__always) func pairs(_ v: V) -> Pairs { unsafeBitCast(v, to: Pairs.self) }
+        @inline(__always) func floats(_ p: Pairs) -> V { unsafeBitCast(p, to: V.self) }
+        @inline(__always) func halves8(_ a: V, _ b: V) -> V {
+            let p = pairs(a), q = pairs(b)
+            let lower = Pairs(lowHalf: SIMD4(lowHalf: p.lowHalf.lowHalf, highHalf: p.highHalf.lowHalf),
+                              highHalf: SIMD4(lowHalf: q.lowHalf.lowHalf, highHalf: q.highHalf.lowHalf))
+            let upper = Pairs(lowHalf: SIMD4(lowHalf: p.lowHalf.highHalf, highHalf: p.highHalf.highHalf),
+                              highHalf: SIMD4(lowHalf: q.lowHalf.highHalf, highHalf: q.highHalf.highHalf))
+            return floats(lower) + floats(upper)
+        }
+        @inline(__always) func halves4(_ a: V, _ b: V) -> V {
+            let p = pairs(a), q = pairs(b)
+            return floats(Pairs(lowHalf: p.evenHalf, highHalf: q.evenHalf)) + floats(Pairs(lowHalf: p.oddHalf, highHalf: q.oddHalf))
+        }
+        // Groups of 2 -> 1.
+        @inline(__always) func halves2(_ a: V, _ b: V) -> V {
+            V(lowHalf: a.evenHalf, highHalf: b.evenHalf) + V(lowHalf: a.oddHalf, highHalf: b.oddHalf)
+        }
+        let w0 = halves16(v0, v1), w1 = halves16(v2, v3), w2 = halves16(v4, v5), w3 = halves16(v6, v7)
+        let w4 = halves16(v8, v9), w5 = halves16(v10, v11), w6 = halves16(v12, v13), w7 = halves16(v14, v15)
+        let x0 = halves8(w0, w1), x1 = halves8(w2, w3), x2 = halves8(w4, w5), x3 = halves8(w6, w7)
+        return halves2(halves4(x0, x1), halves4(x2, x3))
+    }
+
     @inline(__always)
     static func store(_ value: Float, _ p: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
         p.pointee = accumulate ? p.pointee + value : value
@@ -142,10 +181,7 @@ public enum SkinnyMatmul {
             c32 = W.multiplyAdd(c32, w2, x3); c33 = W.multiplyAdd(c33, w3, x3)
             t += W.step
         }
-        var s: InlineArray<16, Float> = [hsum(c00), hsum(c01), hsum(c02), hsum(c03),
-                                         hsum(c10), hsum(c11), hsum(c12), hsum(c13),
-                                         hsum(c20), hsum(c21), hsum(c22), hsum(c23),
-                                         hsum(c30), hsum(c31), hsum(c32), hsum(c33)]
+        var s = hsum16(c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33)
         if t < k {
             for i in 0..<4 {
                 for r in 0..<4 {
