@@ -63,7 +63,11 @@ public enum BLAS {
     static let parallelWork = 1 << 20
 
     /// Calls body(rows, cols) over slabs of the m × n output, one per pool
-    /// thread: columns when there are enough of them, else rows. Slab edges
+    /// thread, cut across the longer side. Each slab's sgemm packs its own
+    /// copy of the operand that spans the slab: the rows of A for a column
+    /// slab, the columns of B for a row slab. Cutting the longer side copies
+    /// the smaller operand twice (a projection over 2,048 tokens: the
+    /// 576 × 576 weight rather than the 2,048 × 576 activations). Slab edges
     /// fall on multiples of 16 so every slab keeps sgemm's full-width kernels.
     @inline(__always)
     static func split(m: Int, n: Int, k: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
@@ -73,7 +77,7 @@ public enum BLAS {
             body(0..<m, 0..<n)
             return
         }
-        let byColumns = n >= 32 * threads
+        let byColumns = n >= 32 * threads && (n >= m || m < 32 * threads)
         let extent = byColumns ? n : m
         let slab = ((extent + threads - 1) / threads + 15) / 16 * 16
         let parts = (extent + slab - 1) / slab
