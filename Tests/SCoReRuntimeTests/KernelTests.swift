@@ -113,3 +113,66 @@ private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
         #expect(inner == 4)
     }
 }
+
+@Suite struct DecodeAttentionTests {
+    /// `Attention.singleQuery` equals, bit for bit, the plain definition it
+    /// implements: each score a 16-lane FMA dot product summed lane by lane
+    /// (`SIMD.sum()`; the last count % 4 keys a plain running sum), scaled,
+    /// softmaxed, then Σ p_j · v_j in key order. Key
+    /// counts around multiples of 16 cover the sixteen-key transposed path,
+    /// the four-key path and the single keys after them; a head size that is
+    /// not a multiple of 16 takes the four-key path only.
+    @Test(arguments: [(1, 64), (15, 64), (16, 64), (17, 64), (37, 64), (64, 128), (21, 24)])
+    func matchesDefinition(keys: Int, headDim D: Int) {
+        typealias V = SIMD16<Float>
+        let heads = 4, kvHeads = 2, kvStride = kvHeads * D
+        var seed: UInt64 = UInt64(keys * 131 + D)
+        func next() -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 500
+        }
+        let q = (0..<(heads * D)).map { _ in next() }
+        let k = (0..<(keys * kvStride)).map { _ in next() }
+        let v = (0..<(keys * kvStride)).map { _ in next() }
+        for h in 0..<heads {
+            let g = h / (heads / kvHeads)
+            var got = [Float](repeating: 0, count: D)
+            var scratch = [Float](repeating: 0, count: Attention.scratchCount(queries: 1, keys: keys))
+            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                got.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
+                    Attention.singleQuery(out: o.baseAddress!, q: qp.baseAddress! + h * D, k: kp.baseAddress!, v: vp.baseAddress!,
+                                          position: keys - 1, head: h, heads: heads, kvHeads: kvHeads, headDim: D,
+                                          slidingWindow: nil, scratch: s.baseAddress!)
+                } }
+            } } }
+            let scale = 1 / sqrtf(Float(D))
+            var p = (0..<keys).map { j -> Float in
+                if j >= keys - keys % 4 {  // the last keys one at a time: a plain running sum
+                    var s: Float = 0
+                    for d in 0..<D { s += k[j * kvStride + g * D + d] * q[h * D + d] }
+                    return s * scale
+                }
+                var acc = V(), d = 0
+                while d + 16 <= D {
+                    acc = acc.addingProduct(V(k[(j * kvStride + g * D + d)..<(j * kvStride + g * D + d + 16)]),
+                                            V(q[(h * D + d)..<(h * D + d + 16)]))
+                    d += 16
+                }
+                var s = acc.sum()
+                while d < D { s += k[j * kvStride + g * D + d] * q[h * D + d]; d += 1 }
+                return s * scale
+            }
+            p.withUnsafeMutableBufferPointer { Softmax.inPlace($0.baseAddress!, count: keys) }
+            let want = (0..<D).map { d -> Float in
+                // Whole 16-column chunks use FMAs, the last D % 16 columns a multiply then an add.
+                var o: Float = 0
+                let fused = d < D - D % 16
+                for j in 0..<keys {
+                    o = fused ? o.addingProduct(p[j], v[j * kvStride + g * D + d]) : o + p[j] * v[j * kvStride + g * D + d]
+                }
+                return o
+            }
+            #expect(got == want, "keys \(keys) head dim \(D) head \(h)")
+        }
+    }
+}

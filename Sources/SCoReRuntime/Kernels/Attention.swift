@@ -88,9 +88,20 @@ extension Attention {
         let kh = k + begin * kvStride + g * D
         let vh = v + begin * kvStride + g * D
         let scale = 1 / sqrtf(Float(D))
-        // Scores, four keys at a time: four independent dot products keep the
-        // FMA units busy where one would wait on its own previous result.
+        // Scores. Each is a 16-lane dot product summed lane by lane in order
+        // (`SIMD.sum()`); sixteen keys at a time, the sixteen partial vectors
+        // are transposed so that those sums become sixteen vector additions,
+        // in the same order, instead of sixteen chains of lane extractions.
         var j = 0
+        if D % 16 == 0 {
+            while j + 16 <= count {
+                let sums = sixteenScores(q: q, keys: kh + j * kvStride, stride: kvStride, headDim: D)
+                store(sums * V(repeating: scale), scratch + j)
+                j += 16
+            }
+        }
+        // The rest four keys at a time: four independent dot products keep
+        // the FMA units busy where one would wait on its own previous result.
         while j + 4 <= count {
             var a0 = V(), a1 = V(), a2 = V(), a3 = V()
             var d = 0
@@ -145,6 +156,33 @@ extension Attention {
             out[d] = o
             d += 1
         }
+    }
+
+    /// q · k_i for sixteen keys k_i (rows `stride` apart), each equal bit for
+    /// bit to `(Σ_d-chunks k_i[chunk] * q[chunk] as FMAs).sum()`; D % 16 == 0.
+    @inline(__always)
+    static func sixteenScores(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, headDim D: Int) -> V {
+        var a = InlineArray<16, V>(repeating: V())
+        var d = 0
+        while d < D {
+            let qv = load(q + d)
+            for i in 0..<16 { a[i] = a[i].addingProduct(load(keys + i * stride + d), qv) }
+            d += 16
+        }
+        // Transpose: four rounds of "even lanes of rows 2i, 2i+1 to row i, odd
+        // lanes to row i + 8" rotate the 8-bit (row, lane) index right by one
+        // each, so after four, row l holds lane l of every key.
+        for _ in 0..<4 {
+            var next = InlineArray<16, V>(repeating: V())
+            for i in 0..<8 {
+                next[i] = V(lowHalf: a[2 * i].evenHalf, highHalf: a[2 * i + 1].evenHalf)
+                next[i + 8] = V(lowHalf: a[2 * i].oddHalf, highHalf: a[2 * i + 1].oddHalf)
+            }
+            a = next
+        }
+        var sum = V(repeating: -0.0)  // as SIMD.sum() starts
+        for l in 0..<16 { sum += a[l] }
+        return sum
     }
 
     typealias V = SIMD16<Float>
