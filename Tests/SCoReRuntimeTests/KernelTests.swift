@@ -53,6 +53,19 @@ import SCoReRuntime
 private func Foundation_exp(_ x: Double) -> Double { Glibc.exp(x) }
 private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
 
+/// Reproducible test inputs in [-scale, scale], steps of scale / 1000 (an LCG).
+struct LCGFloats {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func array(_ count: Int, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000 * scale
+        }
+    }
+}
+
 @Suite struct SkinnyMatmulTests {
     /// Pools live for the process; tests share one.
     static let pool = ThreadPool(threads: 2)
@@ -62,14 +75,10 @@ private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
     @Test(arguments: [(1, 7, 5), (1, 64, 576), (3, 130, 33), (4, 9, 16), (5, 1000, 100), (16, 37, 64), (24, 203, 300)])
     func matchesSgemm(m: Int, n: Int, k: Int) {
         let ldx = k + 3, ldw = k + 1, ldo = n + 2
-        var seed: UInt64 = 99
-        func next() -> Float {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 1000
-        }
-        let x = (0..<(m * ldx)).map { _ in next() }
-        let w = (0..<(n * ldw)).map { _ in next() }
-        let start = (0..<(m * ldo)).map { _ in next() }
+        var random = LCGFloats(seed: 99)
+        let x = random.array(m * ldx)
+        let w = random.array(n * ldw)
+        let start = random.array(m * ldo)
         for accumulate in [false, true] {
             var want = start, got = start
             x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
@@ -126,14 +135,10 @@ private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
     func matchesDefinition(keys: Int, headDim D: Int) {
         typealias V = SIMD16<Float>
         let heads = 4, kvHeads = 2, kvStride = kvHeads * D
-        var seed: UInt64 = UInt64(keys * 131 + D)
-        func next() -> Float {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 500
-        }
-        let q = (0..<(heads * D)).map { _ in next() }
-        let k = (0..<(keys * kvStride)).map { _ in next() }
-        let v = (0..<(keys * kvStride)).map { _ in next() }
+        var random = LCGFloats(seed: UInt64(keys * 131 + D))
+        let q = random.array(heads * D, scale: 2)
+        let k = random.array(keys * kvStride, scale: 2)
+        let v = random.array(keys * kvStride, scale: 2)
         for h in 0..<heads {
             let g = h / (heads / kvHeads)
             var got = [Float](repeating: 0, count: D)
