@@ -37,7 +37,7 @@ import SCoReRuntime
     /// their F32 widening (it sums in another order), and each activation
     /// row's result is bit-identical whether it is multiplied alone or with
     /// others (odd n, k not a multiple of the step, strides).
-    @Test(arguments: [(1, 7, 5), (1, 130, 576), (3, 130, 33), (4, 9, 16), (16, 37, 100), (24, 203, 64), (7, 20, 200)])
+    @Test(arguments: [(1, 7, 5), (1, 130, 576), (3, 130, 33), (4, 9, 16), (16, 37, 100), (24, 203, 64), (7, 20, 200), (20, 3000, 700)])
     func skinnyKernelOnBF16(m: Int, n: Int, k: Int) {
         let ldw = k + 1, ldx = k + 3, ldo = n + 2
         let (halves, floats) = Self.randomMatrix(n * ldw, seed: UInt64(m * 1000 + n))

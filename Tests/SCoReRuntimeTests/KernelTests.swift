@@ -71,8 +71,10 @@ struct LCGFloats {
     static let pool = ThreadPool(threads: 2)
 
     /// Against OpenBLAS sgemm on awkward shapes: n not a multiple of 4,
-    /// k not a multiple of 16, strides larger than k, accumulate on and off.
-    @Test(arguments: [(1, 7, 5), (1, 64, 576), (3, 130, 33), (4, 9, 16), (5, 1000, 100), (16, 37, 64), (24, 203, 300)])
+    /// k not a multiple of 16, strides larger than k, accumulate on and off,
+    /// and (16 × 4000 × 600) several W tiles per thread's part with the
+    /// activation rows taken in chunks.
+    @Test(arguments: [(1, 7, 5), (1, 64, 576), (3, 130, 33), (4, 9, 16), (5, 1000, 100), (16, 37, 64), (24, 203, 300), (16, 4000, 600)])
     func matchesSgemm(m: Int, n: Int, k: Int) {
         let ldx = k + 3, ldw = k + 1, ldo = n + 2
         var random = LCGFloats(seed: 99)

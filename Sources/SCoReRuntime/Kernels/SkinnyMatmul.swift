@@ -1,3 +1,5 @@
+import Synchronization
+
 /// out[m × n] (= or +=) x[m × k] · W[n × k]ᵀ for a few rows m (decoding).
 /// W is F32 or BF16 (`MatrixElement`); x, out and the arithmetic are F32.
 ///
@@ -35,12 +37,68 @@ public enum SkinnyMatmul {
         let partsWanted = min(groups, max(1, pool.threads * 8))
         let groupsPerPart = (groups + partsWanted - 1) / partsWanted
         let parts = (groups + groupsPerPart - 1) / groupsPerPart
+        let chunk = activationChunk(k: k)
+        let tile = weightTile(k: k, elementBytes: MemoryLayout<W>.stride)
         pool.run(parts: parts) { part in
             let begin = part * groupsPerPart * 4
             let end = min(n, begin + groupsPerPart * 4)
-            rows(begin, end, m: m, k: k, x: xs, ldx: ldxs, w: w, ldw: ldw, out: out, ldo: ldo, accumulate: accumulate)
+            if m == 1 {
+                rows(begin, end, m: m, k: k, x: xs, ldx: ldxs, w: w, ldw: ldw, out: out, ldo: ldo, accumulate: accumulate)
+                return
+            }
+            // The block kernels read four rows of W at once: four streams the
+            // hardware prefetcher follows poorly from memory. So a tile of W
+            // rows is first read front to back, one sequential stream, into
+            // L2, and the kernels then run on it; activation rows that would
+            // not stay in L1 beside it go a chunk at a time. Each output is
+            // still one kernel's sum.
+            var sink: UInt32 = 0
+            var j = begin
+            while j < end {
+                let tileEnd = min(end, j + tile)
+                sink &+= touch(UnsafeRawPointer(w + j * ldw), bytes: ((tileEnd - j - 1) * ldw + k) * MemoryLayout<W>.stride)
+                var i = 0
+                while i < m {
+                    let count = min(chunk, m - i)
+                    rows(j, tileEnd, m: count, k: k, x: xs + i * ldxs, ldx: ldxs, w: w, ldw: ldw,
+                         out: out + i * ldo, ldo: ldo, accumulate: accumulate)
+                    i += count
+                }
+                j = tileEnd
+            }
+            touched.add(sink, ordering: .relaxed)
         }
         withExtendedLifetime(arranged) {}
+    }
+
+    /// Activation rows that stay in L1 (~20 KB of a 32 KB L1d) beside the
+    /// stream of W: a multiple of 4 (the block kernel's height), at least 4.
+    @inline(__always)
+    static func activationChunk(k: Int) -> Int {
+        max(4, (20 * 1024 / (4 * max(k, 1))) / 4 * 4)
+    }
+
+    /// One load per 64-byte line of [p, p + bytes): brings the range into
+    /// cache as a single forward stream. The sum only keeps the loads alive.
+    @inline(__always)
+    static func touch(_ p: UnsafeRawPointer, bytes: Int) -> UInt32 {
+        var sum: UInt32 = 0
+        var offset = 0
+        while offset < bytes {
+            sum &+= p.load(fromByteOffset: offset, as: UInt32.self)
+            offset += 64
+        }
+        return sum
+    }
+
+    /// Where `touch` sums go, so the compiler cannot drop the loads.
+    static let touched = Atomic<UInt32>(0)
+
+    /// Rows of W (a multiple of 4) that stay in L2 (~256 KB) while every
+    /// activation chunk passes them.
+    @inline(__always)
+    static func weightTile(k: Int, elementBytes: Int) -> Int {
+        max(4, (256 * 1024 / (elementBytes * max(k, 1))) / 4 * 4)
     }
 
     /// Rows begin ..< end of the output; x already arranged for W.
