@@ -35,9 +35,14 @@ let package = Package(
             sources: ["score_abi.c"],
             publicHeadersPath: "."
         ),
+        // Our own C: cpuid, OpenBLAS core selection, intrinsics kernels.
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels"
+        ),
         .target(
             name: "SCoReRuntime",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "CKernels"],
             swiftSettings: optimise
         ),
         .target(

@@ -3,12 +3,18 @@ import SCoReRuntime
 enum InfoCommand {
     static let help = """
     usage: score-cli info DIR [--json]
+           score-cli info --system [--json]
 
     Loads the model in DIR (config.json + safetensors) and prints its shape,
-    parameter count, storage dtype and memory use.
+    parameter count, storage dtype and memory use. With --system: the CPU,
+    its vector features, and the matrix kernels chosen for it.
     """
 
     static func run(_ args: Arguments) throws {
+        if args.flags.contains("system") {
+            guard args.positional.isEmpty else { throw UsageError("info --system takes no model directory") }
+            return printSystem(json: args.flags.contains("json"))
+        }
         guard args.positional.count == 1 else { throw UsageError("info takes exactly one model directory") }
         let model = try Model.load(directory: args.positional[0])
         let c = model.config
@@ -35,6 +41,23 @@ enum InfoCommand {
                 return "\"\(key)\": " + (numeric ? value : "\"\(value)\"")
             }.joined(separator: ", ")
             print("{\(body)}")
+        } else {
+            for (key, value) in fields { print(key + String(repeating: " ", count: max(1, 18 - key.count)) + value) }
+        }
+    }
+
+    static func printSystem(json: Bool) {
+        _ = BLAS.prepare
+        let cpu = CPU.current, core = OpenBLASCore.choice
+        let fields: [(String, String)] = [
+            ("cpu", cpu.brand), ("vendor", cpu.vendor), ("family", "\(cpu.family)"), ("model", "\(cpu.model)"),
+            ("features", cpu.features.names.joined(separator: " ")),
+            ("openblas_detected", core.detected), ("openblas_core", core.active),
+            ("threads", "\(BLAS.threadCount)"),
+        ]
+        if json {
+            let object = JSON.object(fields.map { key, value in (key, Int64(value).map { .int($0) } ?? .string(value)) })
+            print((try? object.serialized(indent: false)) ?? "{}")
         } else {
             for (key, value) in fields { print(key + String(repeating: " ", count: max(1, 18 - key.count)) + value) }
         }

@@ -10,7 +10,7 @@ let usage = """
 usage: score-cli <command> [options]
 
 commands:
-  info DIR                     describe a model directory
+  info DIR | --system          describe a model directory, or this machine's CPU and kernels
   logprobs DIR --ids 1,2,3     per-token log-probabilities (teacher forcing; or --text "...")
   tokenize DIR "text"          token ids of a text (DIR/tokenizer.json)
   generate DIR "prompt"        continue a prompt, streaming text (or --ids 1,2,3)
@@ -38,7 +38,7 @@ struct Command {
 }
 
 let commands: [Command] = [
-    Command(name: "info", help: InfoCommand.help, valueOptions: [], flagOptions: ["help", "json"], run: InfoCommand.run),
+    Command(name: "info", help: InfoCommand.help, valueOptions: [], flagOptions: ["help", "json", "system"], run: InfoCommand.run),
     Command(name: "logprobs", help: LogprobsCommand.help, valueOptions: ["ids", "text", "threads"], flagOptions: ["help", "json"], run: LogprobsCommand.run),
     Command(name: "generate", help: GenerateCommand.help, valueOptions: GenerateCommand.valueOptions, flagOptions: ["help", "json", "chat", "parse-special"], run: GenerateCommand.run),
     Command(name: "correct", help: CorrectCommand.help, valueOptions: CorrectCommand.valueOptions, flagOptions: ["help"], run: CorrectCommand.run),

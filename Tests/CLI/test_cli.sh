@@ -56,6 +56,22 @@ expect_error 2 "needs --in" correct "$models/qwen2-chat" --out "$tmp/x.jsonl"
 expect_error 1 "no tokenizer.json" correct "$models/qwen2" --in "$tmp/problems.jsonl" --out "$tmp/y.jsonl"
 expect_error 2 "unknown command 'frobnicate'" frobnicate
 
+# OpenBLAS's own CPU table must not decide our speed: told to use its SSE3
+# (Prescott) kernels, as Debian's 0.3.21 does on Emerald Rapids, the library
+# switches to the kernels of the CPU's tier.
+system=$(OPENBLAS_CORETYPE=Prescott "$cli" info --system 2>&1)
+case "$(grep '^features' <<<"$system")" in
+    *avx512f*avx512bw*avx512dq*avx512vl*) want="Cooperlake|SkylakeX" ;;
+    *avx2*fma*) want="Haswell|Cooperlake|SkylakeX" ;;
+    *) want="" ;;
+esac
+if [ -n "$want" ] && ! grep -qE "^openblas_core +($want)$" <<<"$system"; then
+    echo "FAIL: with OPENBLAS_CORETYPE=Prescott, info --system reports: $system"; failures=$((failures+1))
+fi
+expect_ok "^cpu .*" info --system
+expect_ok "\"openblas_core\":" info --system --json
+expect_error 2 "takes no model directory" info --system "$models/qwen2"
+
 # Changing the thread count replaces the shared pool; the old one must stay
 # valid (it aborted with "deallocated with non-zero retain count" once).
 expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 3 --temperature 0 --json --threads 1

@@ -90,8 +90,13 @@ public enum BLAS {
     /// Threads our products use (the shared pool's; OpenBLAS itself runs one).
     public static var threadCount: Int { ThreadPool.shared.threads }
 
-    /// Runs OpenBLAS single-threaded: the pool splits the work instead.
-    static func useOneOpenBLASThread() { openblas_set_num_threads(1) }
+    /// Readies OpenBLAS once, before the first product (the shared pool's
+    /// creation does it): the kernels of this CPU's tier (`OpenBLASCore`),
+    /// one thread (the pool splits the work instead).
+    public static let prepare: Void = {
+        _ = OpenBLASCore.choice
+        openblas_set_num_threads(1)
+    }()
 
     /// Cores OpenBLAS detected at start-up.
     public static var coreCount: Int { Int(openblas_get_num_procs()) }

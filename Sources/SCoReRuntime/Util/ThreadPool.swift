@@ -28,7 +28,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// The pool kernels use; resized by `ThreadPool.configure`.
     nonisolated(unsafe) public private(set) static var shared: ThreadPool = {
-        BLAS.useOneOpenBLASThread()
+        _ = BLAS.prepare
         return ThreadPool(threads: max(1, BLAS.coreCount))
     }()
     private static let configureLock = Mutex<Void>(())
@@ -37,7 +37,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// every large matrix product).
     public static func configure(threads: Int) {
         let n = max(1, threads)
-        BLAS.useOneOpenBLASThread()
+        _ = BLAS.prepare
         configureLock.withLock { _ in
             if shared.threads != n { shared = ThreadPool(threads: n) }
         }
