@@ -99,12 +99,12 @@ import SCoReRuntime
         math(#"\boxed{90^\circ}"#, "90", 1),
         math(#"\boxed{90^{\circ}}"#, "90", 1),
         math(#"\boxed{50\%}"#, "50", 1),
-        math(#"\boxed{10\%}"#, "0.1", 0),
+        math(#"\boxed{10\%}"#, "0.1", 1),  // as math-verify: a percent is also its value
         math(#"\boxed{\$18.90}"#, "18.9", 1),
         math(#"\boxed{1,000,000}"#, "1000000", 1),
         math(#"\boxed{1,\!234}"#, "1234", 1),
         math(#"\boxed{5\,000}"#, "5000", 1),
-        math("1{,}000", "1000", 1),
+        math("$1{,}000$", "1000", 1),
         math(#"\boxed{\left( 3 \right)}"#, "3", 1),
         math(#"\boxed{x + 1}"#, "x+1", 1),
         math(#"\boxed{x = 5}"#, "5", 1),
@@ -134,15 +134,66 @@ import SCoReRuntime
         math("I could not solve it.", "5", 0),
         math("", "5", 0),
         math(#"\boxed{}"#, "", 0),
-        math(#"\boxed{\frac{1}{2}"#, #"\frac{1}{2}"#, 0),
+        math(#"\boxed{\frac{1}{2}"#, #"\frac{1}{2}"#, 1),  // an unclosed box; the bare \frac{1}{2} is read, as by math-verify
         math(#"\frac{1}{2"#, #"\frac{1}{2}"#, 0),
         math("((1+2)", "3", 0),
         math(#"}}}{{{\\\boxed"#, "5", 0),
         math(#"\boxed{10^{1000}}"#, "10^{1000}", 1),
         math(#"\boxed{10^{1000}}"#, "10^{999}", 0),
         math(String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000), "1", 0),
-        math(String(repeating: #"\frac{1}{"#, count: 5_000) + "1" + String(repeating: "}", count: 5_000), "1", 0),
+        math(String(repeating: #"\frac{1}{"#, count: 5_000) + "1" + String(repeating: "}", count: 5_000), "1", 1),  // the innermost \frac{1}{1}, as math-verify reads it
+        // math: equivalence, not spelling (the cases the old verifier missed).
+        math(#"\boxed{\frac{7}{3}}"#, #"2\frac{1}{3}"#, 1),
+        math(#"\boxed{0.25}"#, #"25\%"#, 1),
+        math(#"\boxed{\{1, 2, 3\}}"#, #"\{3, 2, 1\}"#, 1),
+        math(#"\boxed{-1, 4}"#, "4, -1", 1),
+        math(#"\boxed{x^2+2x+1}"#, "(x+1)^2", 1),
+        math(#"\boxed{2x}"#, "x+x", 1),
+        math(#"\boxed{x^2-1}"#, "(x-1)(x+1)", 1),
+        math(#"\boxed{3!}"#, "6", 1),
+        math(#"\boxed{\frac{1}{\sqrt{2}}}"#, #"\frac{\sqrt{2}}{2}"#, 1),
+        math(#"\boxed{\frac{x^2-1}{x-1}}"#, "x+1", 1),
+        math(#"\boxed{\frac{1}{x}+\frac{1}{y}}"#, #"\frac{x+y}{xy}"#, 1),
+        math(#"\boxed{\sqrt{x^2}}"#, "x", 0),
+        math(#"\boxed{x+1}"#, "x-1", 0),
+        math(#"\boxed{1/2}"#, "12", 0),
+        math(#"\boxed{\{1,2\}}"#, #"\{1,2,3\}"#, 0),
+        math(#"\boxed{0.333}"#, #"\frac{1}{3}"#, 0),
+        math(#"\boxed{(-\infty, 1) \cup (2, \infty)}"#, #"(2,\infty)\cup(-\infty,1)"#, 1),
+        math(#"\boxed{4x + 6y = 12}"#, "2x + 3y = 6", 1),
+        math(#"\boxed{5 \ge x}"#, #"x \le 5"#, 1),
+        math(#"\boxed{\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}}"#, #"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}"#, 1),
+        math(#"\boxed{\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}}"#, #"\begin{pmatrix} 1 & 2 \\ 3 & 5 \end{pmatrix}"#, 0),
+        math(#"\boxed{\text{(B)}}"#, "B", 1),
     ]
+
+    /// Input built to make a parser or an algebra system work forever: each
+    /// is answered (not equal, or equal where it is) with bounded work.
+    static let hostileMath: [(String, String, String, Float)] = [
+        ("1 MB boxed sum", #"\boxed{"# + String(repeating: "1+", count: 500_000) + "1}", "500001", 0),
+        ("1 MB of numbers", String(repeating: "1 ", count: 500_000), "1", 1),
+        ("1 MB of $1$", String(repeating: "$1$ ", count: 250_000), "1", 1),
+        ("1 MB after an open $", "$" + String(repeating: "x", count: 1_000_000), "1", 0),
+        ("1 MB of answer words", String(repeating: "answer ", count: 150_000), "1", 0),
+        ("nesting 10,000 deep", #"\boxed{"# + String(repeating: "{", count: 10_000) + "1" + String(repeating: "}", count: 10_000) + "}", "1", 0),
+        ("sets nested 10,000 deep", "$" + String(repeating: #"\{"#, count: 10_000) + "1" + String(repeating: #"\}"#, count: 10_000) + "$", "1", 0),
+        ("\\frac without arguments", #"\boxed{\frac}"#, "1", 0),
+        ("10^{10^{10}}", #"\boxed{10^{10^{10}}}"#, "1", 0),
+        ("(x+1)^{100000} against its spelling", #"\boxed{(x+1)^{100000}}"#, "(x+1)^{100000}", 1),
+        ("(x+1)^{100000} against x^{100000}+1", #"\boxed{(x+1)^{100000}}"#, "x^{100000}+1", 0),
+        ("(x+y+z)^{60}, past the term bound", #"\boxed{(x+y+z)^{60}}"#, "(z+y+x)^{60}", 1),
+        ("100000!", #"\boxed{100000!}"#, "1", 0),
+    ]
+
+    @Test func hostileMathIsBounded() {
+        let verifier = Verifier(kind: .math)
+        for (name, attempt, reference, reward) in Self.hostileMath {
+            let start = ContinuousClock.now
+            #expect(verifier.reward(attempt: attempt, reference: reference) == reward, "\(name)")
+            // A hang guard, not a benchmark: each is milliseconds on any machine.
+            #expect(ContinuousClock.now - start < .seconds(2), "\(name)")
+        }
+    }
 
     @Test(arguments: cases) func reward(of c: Case) {
         #expect(Verifier(kind: c.kind).reward(attempt: c.attempt, reference: c.reference) == c.reward)
@@ -172,7 +223,8 @@ import SCoReRuntime
         let loose = try Verifier.parse("numeric", tolerance: 0.01)
         #expect(loose.reward(attempt: "3.14", reference: "3.14159") == 1)
         #expect(Verifier(kind: .numeric).reward(attempt: "3.14", reference: "3.14159") == 0)
-        #expect(Verifier(kind: .math, tolerance: 0).reward(attempt: "0.3333333", reference: #"\frac{1}{3}"#) == 0)
+        // The math verifier rounds floats to 6 places as math-verify does; the tolerance is numeric's.
+        #expect(Verifier(kind: .math, tolerance: 0).reward(attempt: "0.3333333", reference: #"\frac{1}{3}"#) == 1)
     }
 
     /// Random strings over the characters the verifiers care about: every

@@ -5,7 +5,8 @@ public enum VerifierKind: Int32, Sendable, CaseIterable {
     case exact = 0
     /// The same number: the last number written, within a tolerance.
     case numeric = 1
-    /// The same math answer: LaTeX normalised, then as text, as a value, or item by item.
+    /// The same math answer, decided as Hugging Face's math-verify decides it
+    /// (`MathExtraction`, `MathEquivalence`): equivalence, not spelling.
     case math = 2
 
     public var name: String {
@@ -50,6 +51,10 @@ public struct Verifier: Sendable {
     }
 
     func matches(attempt: String, reference: String) -> Bool {
+        if kind == .math {
+            guard let gold = MathExtraction.reference(reference), let prediction = MathExtraction.answer(attempt) else { return false }
+            return MathEquivalence.equal(gold: gold, prediction: prediction)
+        }
         let a = Self.answer(attempt), b = Self.answer(reference)
         switch kind {
         case .exact:
@@ -59,7 +64,7 @@ public struct Verifier: Sendable {
             guard let x = NumberScanner.lastNumber(in: a), let y = NumberScanner.lastNumber(in: b) else { return false }
             return x.literal == y.literal || Self.close(x.value, y.value, tolerance: tolerance)
         case .math:
-            return MathAnswer.equivalent(a, b, tolerance: tolerance)
+            return false  // decided above
         }
     }
 
