@@ -119,6 +119,50 @@ enum BenchCommand {
         }
     }
 
+    static let verifyHelp = """
+    usage: score-cli bench-verify [--data FILE] [--repeat R] [--json]
+
+    Times the math verifier over (prediction, gold) pairs, one thread: a
+    JSONL file with "prediction" and "gold" fields (default: the
+    math-verify fixture, Tests/Fixtures/verify/math_verify_pairs.jsonl).
+    Best of R passes (default 5); reports pairs/s and agreement with the
+    file's "label" field where it has one.
+    """
+
+    static func runVerify(_ args: Arguments) throws {
+        let path = args.options["data"] ?? "Tests/Fixtures/verify/math_verify_pairs.jsonl"
+        let repeats = try args.int("repeat", default: 5, range: 1...1000)
+        let text = String(decoding: try Files.readAll(path), as: UTF8.self)
+        var pairs: [(prediction: String, gold: String, label: Bool?)] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            let json = try JSON.parse(String(line), context: "\(path) line \(n + 1)")
+            guard let p = json["prediction"]?.stringValue, let g = json["gold"]?.stringValue else {
+                throw UsageError("\(path) line \(n + 1): needs \"prediction\" and \"gold\" strings")
+            }
+            pairs.append((p, g, json["label"]?.boolValue))
+        }
+        guard !pairs.isEmpty else { throw UsageError("\(path) has no pairs") }
+        let verifier = Verifier(kind: .math)
+        var best = Double.infinity
+        var agree = 0, labelled = 0
+        for _ in 0..<repeats {
+            agree = 0
+            labelled = 0
+            let t0 = now()
+            for pair in pairs {
+                let equal = verifier.reward(attempt: pair.prediction, reference: pair.gold) == 1
+                if let label = pair.label { labelled += 1; if label == equal { agree += 1 } }
+            }
+            best = min(best, now() - t0)
+        }
+        let rate = Double(pairs.count) / best
+        if args.flags.contains("json") {
+            print("{\"bench\": \"verify\", \"pairs\": \(pairs.count), \"seconds\": \(best), \"pairs_per_second\": \(rate), \"agree\": \(agree), \"labelled\": \(labelled)}")
+        } else {
+            print("math verifier: \(pairs.count) pairs in \(fmt(best * 1000)) ms, \(fmt(rate)) pairs/s (1 thread); agrees with the labels on \(agree)/\(labelled)")
+        }
+    }
+
     static let matmulHelp = """
     usage: score-cli bench-matmul [--rows M] [--n N] [--k K] [--dtype f32|bf16] [--repeat R] [--threads T] [--json]
 

@@ -19,6 +19,7 @@ commands:
   bench-decode DIR [--batch B] decode tokens/s after a prompt, B sequences at once
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
   bench-matmul [--rows M]      one decoding-step product with each kernel
+  bench-verify [--data F]      math verifier pairs/s (default: the math-verify fixture)
   chat-template DIR --messages FILE  render a conversation with the model's chat template
   sft DIR --data F --out OUT   supervised fine-tuning (JSONL or the seed's CSV), checkpoint to OUT
   train DIR --stage S --data F --out OUT  SCoRe training; S = 1, 2 or both (rounds of I then II)
@@ -45,6 +46,7 @@ let commands: [Command] = [
     Command(name: "bench", help: BenchCommand.help, valueOptions: ["tokens", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.run),
     Command(name: "bench-decode", help: BenchCommand.decodeHelp, valueOptions: ["prompt", "new", "batch", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runDecode),
     Command(name: "bench-matmul", help: BenchCommand.matmulHelp, valueOptions: ["rows", "n", "k", "dtype", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runMatmul),
+    Command(name: "bench-verify", help: BenchCommand.verifyHelp, valueOptions: ["data", "repeat"], flagOptions: ["help", "json"], run: BenchCommand.runVerify),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
     Command(name: "tokenize", help: TokenizeCommand.help, valueOptions: TokenizeCommand.valueOptions, flagOptions: TokenizeCommand.flagOptions, run: TokenizeCommand.run),
     Command(name: "chat-template", help: ChatTemplateCommand.help, valueOptions: ChatTemplateCommand.valueOptions, flagOptions: ChatTemplateCommand.flagOptions, run: ChatTemplateCommand.run),

@@ -55,6 +55,10 @@ expect_error 1 "line 2: no \"problem\"" correct "$models/qwen2-chat" --in "$tmp/
 expect_error 2 "needs --in" correct "$models/qwen2-chat" --out "$tmp/x.jsonl"
 expect_error 1 "no tokenizer.json" correct "$models/qwen2" --in "$tmp/problems.jsonl" --out "$tmp/y.jsonl"
 expect_error 2 "unknown command 'frobnicate'" frobnicate
+expect_ok "^math verifier: 1312 pairs .* agrees with the labels on 130[0-9]/1312" bench-verify --repeat 1
+expect_error 1 "No such file" bench-verify --data "$tmp/missing.jsonl"
+printf '{"prediction": "1"}\n' >"$tmp/pairs.jsonl"
+expect_error 2 "needs \"prediction\" and \"gold\"" bench-verify --data "$tmp/pairs.jsonl"
 
 # OpenBLAS's own CPU table must not decide our speed: told to use its SSE3
 # (Prescott) kernels, as Debian's 0.3.21 does on Emerald Rapids, the library

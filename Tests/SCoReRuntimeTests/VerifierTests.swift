@@ -185,6 +185,33 @@ import SCoReRuntime
         ("100000!", #"\boxed{100000!}"#, "1", 0),
     ]
 
+    /// Expressions the exact normal form cannot settle (roots of variables,
+    /// trigonometric and logarithmic atoms) go to numeric evaluation at random
+    /// points: rearranged forms must pass, and forms that differ by 10^-8 times
+    /// an atom (about one part in 10^9 of these values) must not (the fallback accepts only
+    /// differences below 1e-11 relative at every sampled point).
+    @Test func numericFallbackSeparatesNearMisses() {
+        let verifier = Verifier(kind: .math)
+        var state: UInt64 = 12345
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n)) + 1
+        }
+        let atoms = [#"\sqrt{x}"#, #"\sin x"#, #"\ln(y)"#, #"\sqrt[3]{x y}"#, #"\cos(2x)"#, #"e^{x}"#]
+        var falseAccepts = 0, falseRejects = 0
+        for _ in 0..<400 {
+            let terms = (0..<3).map { _ in (next(9), atoms[next(atoms.count) - 1]) }
+            let written = terms.map { "\($0.0)\($0.1)" }.joined(separator: " + ")
+            let rearranged = terms.reversed().map { "\($0.1) \\cdot \($0.0)" }.joined(separator: " + ")
+            // Not a constant difference (that the exact form settles): a tiny multiple of an atom.
+            let nearMiss = written + " + 10^{-8}" + terms[0].1
+            if verifier.reward(attempt: "$\(rearranged)$", reference: written) != 1 { falseRejects += 1 }
+            if verifier.reward(attempt: "$\(nearMiss)$", reference: written) != 0 { falseAccepts += 1 }
+        }
+        #expect(falseRejects == 0)
+        #expect(falseAccepts == 0)
+    }
+
     @Test func hostileMathIsBounded() {
         let verifier = Verifier(kind: .math)
         for (name, attempt, reference, reward) in Self.hostileMath {

@@ -14,12 +14,15 @@ import Glibc
 /// (exactly: distinct polynomials over Q in algebraically independent
 /// atoms). Otherwise, and whenever the work would exceed the bounds below
 /// (terms, exponents, Int64 coefficients), both sides are evaluated at
-/// random points and compared within a relative 1e-9.
+/// random points and compared within a relative 1e-11 (`tolerance`).
 enum MathAlgebra {
     /// Terms one polynomial may hold before the normaliser gives up.
     static let maxTerms = 512
     /// Largest integer power expanded exactly.
     static let maxExponent: Int64 = 64
+    /// Relative difference below which numeric evaluation calls two values
+    /// equal: far above double rounding (1e-16), far below any real mistake.
+    static let tolerance = 1e-11
 
     enum Verdict { case equal, different, unknown }
 
@@ -29,7 +32,8 @@ enum MathAlgebra {
            let left = x.numerator * y.denominator, let right = y.numerator * x.denominator,
            let difference = left - right, let reducedDifference = reduced(difference, atoms) {
             if reducedDifference.isZero { return .equal }
-            if atoms.allIndependent { return .different }
+            // Independent atoms, or a difference that is a nonzero number: settled.
+            if atoms.allIndependent || reducedDifference.constantValue != nil { return .different }
         }
         return numericCompare(a, b)
     }
@@ -75,7 +79,7 @@ enum MathAlgebra {
             // Outside one side's domain (log of a negative, √ of a negative): another point.
             if x.isNaN || y.isNaN { continue }
             guard x.isFinite, y.isFinite else { return x == y ? .unknown : .different }
-            if abs(x - y) > 1e-9 * max(1, abs(x), abs(y)) { return .different }
+            if abs(x - y) > tolerance * max(1, abs(x), abs(y)) { return .different }
             agreeing += 1
             if agreeing == (ordered.isEmpty ? 1 : 4) { return .equal }
         }
