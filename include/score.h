@@ -774,17 +774,23 @@ score_status score_rl_trainer_export(score_rl_trainer *trainer, const char *dir)
 /* --- Verifiers and evaluation ------------------------------------------- */
 
 /* Built-in verifiers: reward 1 if the attempt answers like the reference,
- * else 0. Both texts go through final-answer extraction first ("The final
- * answer is $...$", \boxed{...}); text without one is used whole. */
+ * else 0. EXACT and NUMERIC extract the final answer first ("The final
+ * answer is $...$", \boxed{...}); text without one is used whole. MATH
+ * extracts and compares as Hugging Face's math-verify does (its priorities:
+ * "final answer is", the last \boxed{}, "answer:", then the last math or
+ * number; a reference written bare, as MATH's answers are, is read whole)
+ * and decides equivalence, not spelling: 7/3 = 2\frac{1}{3}, 0.25 = 25\%,
+ * {1,2,3} = {3,2,1}, (x+1)^2 = x^2+2x+1, 3! = 6 (README, "The math verifier"). */
 enum {
     SCORE_VERIFY_EXACT = 0,   /* same text (case, spaces, a final period ignored) */
     SCORE_VERIFY_NUMERIC = 1, /* same last number within the tolerance */
-    SCORE_VERIFY_MATH = 2     /* same math answer (LaTeX normalised, values, items) */
+    SCORE_VERIFY_MATH = 2     /* same math answer, decided as math-verify decides it */
 };
 
-/* *reward = r(attempt, reference) under verifier kind. Numbers a and b
- * match when |a - b| <= tolerance * max(1, |b|); tolerance must be finite
- * and >= 0 (1e-6 is the usual choice). Thread-safe. */
+/* *reward = r(attempt, reference) under verifier kind. For NUMERIC, numbers
+ * a and b match when |a - b| <= tolerance * max(1, |b|); tolerance must be
+ * finite and >= 0 (1e-6 is the usual choice). MATH ignores it: decimals are
+ * compared rounded to 6 places, as math-verify does. Thread-safe. */
 score_status score_verify(int32_t kind, double tolerance, const char *attempt, const char *reference,
                           float *reward);
 

@@ -415,7 +415,7 @@ class SCoReTrainer(OwnedHandle):
     stage: 1 (reward only the last attempt, hold the earlier ones to the
         reference with the strong KL ``beta2``) or 2 (reward every attempt,
         shaped by ``alpha``); settable later through :attr:`stage`.
-    reward: "exact", "numeric", "math" (with ``tolerance``) or a callable
+    reward: "exact", "numeric" (with ``tolerance``), "math" (as math-verify) or a callable
         ``reward(problem, attempt, reference) -> float``; needed by
         :meth:`step` only (``rollout`` + ``update`` take rewards from you).
     attempts (1 = single-turn RL, Stage II only), samples (k per problem,
