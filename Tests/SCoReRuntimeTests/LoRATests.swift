@@ -64,6 +64,44 @@ import SCoReRuntime
         #expect(lora.gradient(nameB)!.contains { $0 != 0 })
     }
 
+    /// Anchoring KL to the current policy (Stage II after Stage I) must not
+    /// move the policy itself: after a freeze and further updates, the rollout
+    /// model and the exported model both score exactly what the trainer
+    /// differentiates, base + s·B·A of now (the merge once started from the
+    /// frozen snapshot, so B·A was counted twice).
+    @Test func freezingTheReferenceLeavesThePolicyAlone() throws {
+        let fixture = try TrainingFixture("qwen2")
+        let model = try Model.load(directory: Fixtures.model("qwen2"))
+        var config = TrainerConfig()
+        config.parameters = .lora(Self.all)
+        let trainer = try Trainer(model: model, config: config)
+        let trainable = trainer.model
+        try trainable.loadAdapter(Self.adapter("qwen2"))
+        try trainable.freezeCurrentAsReference()
+        // Further updates: the adapters move after the freeze.
+        for slot in trainable.layout.slots where slot.name.contains("lora_B") {
+            let b = trainable.value(slot.name)!
+            for i in b.indices { b[i] = b[i] * 1.5 + 0.01 }
+        }
+        let batch = fixture.batch(weights: false)
+        let trained = try trainable.accumulate(batch, objective: Objective(), backward: false)
+        let rollout = try trainable.policyModel()
+        let tmp = TempDir()
+        try trainer.exportModel(to: tmp.file("export"))
+        let exported = try Model.load(directory: tmp.file("export"))
+        for (b, sequence) in batch.enumerated() {
+            let scored = (0..<sequence.tokens.count).filter { sequence.mask[$0] > 0 }
+            let want = scored.map { trained.logProbs[b][$0] }
+            // Model.logProbs(tokens:)[t - 1] is log p(tokens[t]).
+            let fromRollout = try rollout.logProbs(tokens: sequence.tokens), fromExport = try exported.logProbs(tokens: sequence.tokens)
+            #expect(maxAbsDiff(scored.map { fromRollout[$0 - 1] }, want) <= 1e-4, "rollout model, sequence \(b)")
+            #expect(maxAbsDiff(scored.map { fromExport[$0 - 1] }, want) <= 1e-4, "exported model, sequence \(b)")
+        }
+        // The anchor is the snapshot: KL to it is no longer zero.
+        let withKL = try trainable.accumulate(batch, objective: Objective(klEstimator: .exact, klCoefficient: 1), backward: false)
+        #expect(withKL.kl > 1e-6)
+    }
+
     @Test func badLoRASettingsAreRejected() throws {
         #expect(throws: ScoreError.self) { try LoRAConfig.targets(named: ["q_proj", "qkv_proj"]) }
         let model = try Model.load(directory: Fixtures.model("qwen2"))

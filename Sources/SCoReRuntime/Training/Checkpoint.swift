@@ -195,13 +195,16 @@ extension Trainer {
 }
 
 extension TrainableModel {
-    /// The full decoder weights with every adapter merged: W + scale·B·A.
+    /// The policy's full decoder weights: with LoRA, every adapter merged
+    /// into the weights the forward pass reads, W + scale·B·A. The merge
+    /// starts from those (the base), never from the KL reference, which
+    /// `freezeCurrentAsReference` may have replaced with a merged snapshot.
     public func mergedWeights() throws -> FloatBuffer {
         let c = config
         let layout = ParameterLayout.decoder(c)
         let out = FloatBuffer(count: layout.count)
         let dst = DecoderTensors(config: c, layout: layout, base: out.pointer)
-        for ((name, src, count), (_, d, _)) in zip(reference.named(c), dst.named(c)) {
+        for ((name, src, count), (_, d, _)) in zip(weights.named(c), dst.named(c)) {
             guard let src, let d else { throw ScoreError.internal("tensor \(name) has no storage") }
             d.update(from: src, count: count)
         }

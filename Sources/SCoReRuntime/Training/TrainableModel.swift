@@ -24,7 +24,7 @@ public final class TrainableModel: @unchecked Sendable {
     public var checkpointing = false
 
     let graph: DecoderGraph
-    let weights: DecoderTensors      // what the forward reads
+    let weights: DecoderTensors      // what the forward reads (with LoRA: the base the adapters add to)
     let gradients: DecoderTensors    // where the backward writes (nil: frozen)
     /// The reference policy: the frozen initial weights, unless
     /// `freezeCurrentAsReference` replaced it with a snapshot.
