@@ -644,6 +644,18 @@ typedef struct score_rl_trainer score_rl_trainer;
 typedef float (*score_reward_fn)(const char *problem, const char *attempt, const char *reference,
                                  void *user_data);
 
+/* Progress of a long call (score_rl_rollout, score_rl_update, score_rl_step,
+ * score_evaluate). phase is "rollout", "rewards", "reference", "update" or
+ * "evaluate"; done and total count that phase's units: tokens sampled of
+ * the most the call can sample, attempts scored, sequences scored under the
+ * reference, micro-batches of the update. Return false to stop: the call
+ * returns SCORE_ERR_ABORTED and changes nothing (the weights and optimiser
+ * state are as before it, and the next rollout samples what the stopped one
+ * would have). Called on the thread that made the call, often (every
+ * sampled token); it must return quickly and must not call into the same
+ * trainer. */
+typedef bool (*score_progress_fn)(const char *phase, int64_t done, int64_t total, void *user_data);
+
 /* Per-turn arrays of the structs below hold this many entries, so attempts
  * is at most SCORE_RL_MAX_TURNS. */
 #define SCORE_RL_MAX_TURNS 8
@@ -681,6 +693,10 @@ typedef struct score_rl_params {
      * Its kl_estimator picks the KL estimator; the KL coefficients come
      * from beta1/beta2 (kl_coefficient is not used). */
     const score_trainer_params *training;
+    /* NULL: no progress reports. Called during the trainer's rollouts,
+     * steps and updates with progress_user_data (see score_progress_fn). */
+    score_progress_fn progress;
+    void *progress_user_data;
 } score_rl_params;
 
 score_rl_params score_rl_params_default(void);
@@ -745,6 +761,10 @@ score_status score_rl_trainer_use_current_as_reference(score_rl_trainer *trainer
  * score_rollout_free. */
 score_status score_rl_rollout(score_rl_trainer *trainer, const char *const *problems, size_t n_problems,
                               score_rollout **out);
+/*   Statuses: SCORE_OK; SCORE_ERR_INVALID_ARGUMENT (NULL or closed handle,
+ *   n_problems 0, a problem that is not UTF-8 or too long for the context);
+ *   SCORE_ERR_ABORTED (the progress callback stopped it: nothing changed);
+ *   SCORE_ERR_OUT_OF_MEMORY; SCORE_ERR_INTERNAL. */
 
 /* One policy update from a rollout and the rewards of its attempts:
  * rewards[i * attempts + t] = r(y_t) of episode i, row-major with the
@@ -754,6 +774,13 @@ score_status score_rl_rollout(score_rl_trainer *trainer, const char *const *prob
  * be NULL. */
 score_status score_rl_update(score_rl_trainer *trainer, const score_rollout *rollout, const float *rewards,
                              size_t n_rewards, score_rl_stats *stats);
+/*   Statuses: SCORE_OK (also when a non-finite loss skipped the step: see
+ *   stats->skipped_non_finite); SCORE_ERR_INVALID_ARGUMENT (NULL or closed
+ *   handles, n_rewards not episodes x attempts, non-finite rewards, a reward
+ *   for an attempt the episode did not reach, a bad stats->struct_size);
+ *   SCORE_ERR_ABORTED (the progress callback stopped it before the
+ *   optimiser step: weights unchanged); SCORE_ERR_OUT_OF_MEMORY;
+ *   SCORE_ERR_INTERNAL. */
 
 /* Rollout, rewards from reward_fn(problems[p], attempt, references[p],
  * user_data) for every attempt, and one update. references[i] is problem
@@ -762,6 +789,9 @@ score_status score_rl_update(score_rl_trainer *trainer, const score_rollout *rol
 score_status score_rl_step(score_rl_trainer *trainer, const char *const *problems,
                            const char *const *references, size_t n, score_reward_fn reward_fn,
                            void *user_data, score_rl_stats *stats);
+/*   Statuses: those of score_rl_rollout and score_rl_update, and
+ *   SCORE_ERR_INVALID_ARGUMENT when reward_fn is NULL or returns NaN/Inf
+ *   (weights unchanged). */
 
 /* A resumable checkpoint into dir, atomically, as score_trainer_save
  * writes it (score_rl_trainer_resume continues from it). */
@@ -803,6 +833,8 @@ typedef struct score_eval_params {
     const char *instruction;      /* NULL: as in score_rl_params */
     const char *task_prompt;
     const char *system_prompt;
+    score_progress_fn progress;   /* NULL: none; phases "evaluate" and "rewards" */
+    void *progress_user_data;
 } score_eval_params;
 
 score_eval_params score_eval_params_default(void);
@@ -830,6 +862,11 @@ typedef struct score_eval_result {
 score_status score_evaluate(const score_model *model, const score_eval_params *params,
                             const char *const *problems, const char *const *references, size_t n,
                             score_reward_fn reward_fn, void *user_data, score_eval_result *out);
+/*   Statuses: SCORE_OK; SCORE_ERR_INVALID_ARGUMENT (NULL model/out/arrays,
+ *   n 0, out-of-range params, a model without tokenizer.json, reward_fn
+ *   returning NaN/Inf); SCORE_ERR_FORMAT (a broken chat template);
+ *   SCORE_ERR_ABORTED (params->progress stopped it; *out untouched);
+ *   SCORE_ERR_OUT_OF_MEMORY; SCORE_ERR_INTERNAL. */
 
 #ifdef __cplusplus
 }

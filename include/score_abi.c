@@ -49,7 +49,8 @@ _Static_assert(offsetof(score_rl_params, micro_batch) == 48, "score_rl_params la
 _Static_assert(offsetof(score_rl_params, instruction) == 56, "score_rl_params layout");
 _Static_assert(offsetof(score_rl_params, seed) == 80, "score_rl_params layout");
 _Static_assert(offsetof(score_rl_params, training) == 88, "score_rl_params layout");
-_Static_assert(sizeof(score_rl_params) == 96, "score_rl_params layout");
+_Static_assert(offsetof(score_rl_params, progress) == 96, "score_rl_params layout");
+_Static_assert(sizeof(score_rl_params) == 112, "score_rl_params layout");
 _Static_assert(offsetof(score_rl_stats, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(score_rl_stats, generated_tokens) == 24, "score_rl_stats layout");
 _Static_assert(offsetof(score_rl_stats, reward_per_turn) == 32, "score_rl_stats layout");
@@ -57,7 +58,8 @@ _Static_assert(offsetof(score_rl_stats, answer_change_rate) == 224, "score_rl_st
 _Static_assert(offsetof(score_rl_stats, skipped_non_finite) == 280, "score_rl_stats layout");
 _Static_assert(sizeof(score_rl_stats) == 288, "score_rl_stats layout");
 _Static_assert(offsetof(score_eval_params, tolerance) == 16, "score_eval_params layout");
-_Static_assert(sizeof(score_eval_params) == 48, "score_eval_params layout");
+_Static_assert(offsetof(score_eval_params, progress) == 48, "score_eval_params layout");
+_Static_assert(sizeof(score_eval_params) == 64, "score_eval_params layout");
 _Static_assert(offsetof(score_eval_result, accuracy) == 16, "score_eval_result layout");
 _Static_assert(offsetof(score_eval_result, edit_distance_ratio) == 128, "score_eval_result layout");
 _Static_assert(sizeof(score_eval_result) == 136, "score_eval_result layout");

@@ -30,7 +30,7 @@ public func score_verify(_ kind: Int32, _ tolerance: Double, _ attempt: UnsafePo
 public func score_eval_params_default() -> score_eval_params {
     score_eval_params(struct_size: UInt32(MemoryLayout<score_eval_params>.size), attempts: 2, max_new_tokens: 256,
                       verifier: Int32(SCORE_VERIFY_MATH), tolerance: 1e-6,
-                      instruction: nil, task_prompt: nil, system_prompt: nil)
+                      instruction: nil, task_prompt: nil, system_prompt: nil, progress: nil, progress_user_data: nil)
 }
 
 @c @implementation
@@ -52,8 +52,9 @@ public func score_evaluate(_ model: OpaquePointer?, _ params: UnsafePointer<scor
         let texts = try cStrings(problems, count: n, name: "problems")
         let answers = try cStrings(references, count: n, name: "references")
         let format = try revisionFormat(instruction: p.instruction, taskPrompt: p.task_prompt, systemPrompt: p.system_prompt)
-        let evaluator = SelfCorrectionEvaluator(model: m, format: format, maxNewTokens: Int(p.max_new_tokens),
+        var evaluator = SelfCorrectionEvaluator(model: m, format: format, maxNewTokens: Int(p.max_new_tokens),
                                                 attempts: Int(p.attempts))
+        evaluator.progress = progressHandler(p.progress, p.progress_user_data)
         let reward = rewardFn.map { rewardFunction($0, userData) } ?? { _, attempt, reference in
             builtIn.reward(attempt: attempt, reference: reference)
         }

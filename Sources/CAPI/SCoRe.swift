@@ -77,7 +77,13 @@ public func score_rl_params_default() -> score_rl_params {
         update_rule: c.objective.update.rawValue, temperature: c.sampling.temperature,
         top_k: Int32(c.sampling.topK), top_p: c.sampling.topP, max_new_tokens: Int32(c.maxNewTokens),
         micro_batch: Int32(c.microBatchSize), instruction: nil, task_prompt: nil, system_prompt: nil,
-        seed: c.sampling.seed, training: nil)
+        seed: c.sampling.seed, training: nil, progress: nil, progress_user_data: nil)
+}
+
+/// A C progress callback as the core's handler (nil stays nil).
+func progressHandler(_ fn: score_progress_fn?, _ userData: UnsafeMutableRawPointer?) -> ProgressHandler? {
+    guard let fn else { return nil }
+    return { phase, done, total in phase.withCString { fn($0, Int64(done), Int64(total), userData) } }
 }
 
 @c @implementation
@@ -130,6 +136,7 @@ public func score_rl_trainer_new(_ model: OpaquePointer?, _ params: UnsafePointe
         let training = try trainerConfig(tp)
         if tp.n_threads > 0 { ThreadPool.configure(threads: Int(tp.n_threads)) }
         let trainer = try SCoReTrainer(model: m, config: config, training: training)
+        trainer.progress = progressHandler(p.progress, p.progress_user_data)
         out.pointee = OpaquePointer(Unmanaged.passRetained(RLTrainerBox(trainer)).toOpaque())
     }
 }
@@ -144,6 +151,7 @@ public func score_rl_trainer_resume(_ model: OpaquePointer?, _ dir: UnsafePointe
         guard let out else { throw ScoreError.invalidArgument("out is NULL") }
         let p = try readParams(params, defaults: score_rl_params_default(), structSize: { $0.struct_size }, function: "score_rl_trainer_resume")
         let trainer = try SCoReTrainer(resuming: try Trainer.resume(from: path, base: m), config: try scoreConfig(p))
+        trainer.progress = progressHandler(p.progress, p.progress_user_data)
         out.pointee = OpaquePointer(Unmanaged.passRetained(RLTrainerBox(trainer)).toOpaque())
     }
 }

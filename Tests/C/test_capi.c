@@ -488,6 +488,99 @@ static void test_score_rl_create_errors(score_model *m, score_model *plain) {
     score_rl_trainer_free(NULL);
 }
 
+/* A progress callback that stops the call when it reaches stop_phase. */
+static const char *const progress_phases[] = {"rollout", "rewards", "reference", "update", "evaluate"};
+
+typedef struct {
+    const char *stop_phase;
+    int64_t calls[5];  /* per progress_phases entry */
+    bool inconsistent; /* done > total, a negative count, or an unknown phase */
+} progress_probe;
+
+static bool stop_in_phase(const char *phase, int64_t done, int64_t total, void *user_data) {
+    progress_probe *probe = user_data;
+    size_t k = 0;
+    while (k < 5 && strcmp(phase, progress_phases[k]) != 0) k++;
+    if (k == 5 || done < 0 || total < 0 || done > total) probe->inconsistent = true;
+    else probe->calls[k]++;
+    return !(probe->stop_phase != NULL && strcmp(phase, probe->stop_phase) == 0);
+}
+
+/* Stopping a step in any phase returns SCORE_ERR_ABORTED and changes nothing:
+ * the weights stay, and the next step equals the step of a trainer that was
+ * never stopped (no random stream consumed, no half-applied update). */
+static void test_progress_stops(score_model *m) {
+    score_trainer_params tp = score_rl_training_params_default();
+    tp.learning_rate = 1e-3f;
+    progress_probe probe = {0};
+    score_rl_params p = score_rl_params_default();
+    p.samples_per_problem = 2;
+    p.max_new_tokens = 5;
+    p.training = &tp;
+    p.progress = stop_in_phase;
+    p.progress_user_data = &probe;
+    score_rl_trainer *stopped = NULL, *never = NULL;
+    CHECK(score_rl_trainer_new(m, &p, &stopped) == SCORE_OK);
+    p.progress = NULL;
+    CHECK(score_rl_trainer_new(m, &p, &never) == SCORE_OK);
+    if (stopped == NULL || never == NULL) return;
+    const char *problems[] = {"What is 2 + 3?", "Compute 12 * 4."};
+    const char *references[] = {"5", "48"};
+    score_rl_stats st = {.struct_size = sizeof st};
+    char tmp[] = "/tmp/score-progress-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    size_t n0 = 0, n1 = 0;
+    unsigned char *before = exported_weights(stopped, tmp, "before", &n0);
+    const char *phases[] = {"rollout", "rewards", "reference", "update"};
+    for (size_t i = 0; i < 4; i++) {
+        probe.stop_phase = phases[i];
+        CHECK_ERR(score_rl_step(stopped, problems, references, 2, digit_reward, NULL, &st), SCORE_ERR_ABORTED, phases[i]);
+    }
+    unsigned char *after = exported_weights(stopped, tmp, "after", &n1);
+    CHECK(before != NULL && after != NULL && n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+    probe = (progress_probe){0};
+    CHECK(score_rl_step(stopped, problems, references, 2, digit_reward, NULL, &st) == SCORE_OK && st.step == 1);
+    CHECK(!probe.inconsistent && probe.calls[0] >= st.generated_tokens && probe.calls[1] == 8 && probe.calls[2] == 2);
+    CHECK(probe.calls[3] == 1 && probe.calls[4] == 0);
+    CHECK(score_rl_step(never, problems, references, 2, digit_reward, NULL, &st) == SCORE_OK && st.step == 1);
+    unsigned char *a = exported_weights(stopped, tmp, "a", &n0), *b = exported_weights(never, tmp, "b", &n1);
+    CHECK(a != NULL && b != NULL && n0 == n1 && memcmp(a, b, n0) == 0);
+    free(a);
+    free(b);
+
+    /* The data-driven calls stop too. */
+    score_rollout *r = NULL;
+    probe.stop_phase = "rollout";
+    CHECK_ERR(score_rl_rollout(stopped, problems, 2, &r), SCORE_ERR_ABORTED, "rollout");
+    CHECK(r == NULL);
+    probe.stop_phase = NULL;
+    CHECK(score_rl_rollout(stopped, problems, 2, &r) == SCORE_OK);
+    float rewards[8] = {1, 0, 0, 1, 0, 0, 1, 1};
+    probe.stop_phase = "update";
+    CHECK_ERR(score_rl_update(stopped, r, rewards, 8, &st), SCORE_ERR_ABORTED, "update");
+    probe.stop_phase = NULL;
+    CHECK(score_rl_update(stopped, r, rewards, 8, &st) == SCORE_OK && st.step == 2);
+    score_rollout_free(r);
+
+    /* Evaluation. */
+    score_eval_params ep = score_eval_params_default();
+    ep.max_new_tokens = 4;
+    ep.verifier = SCORE_VERIFY_EXACT;
+    ep.progress = stop_in_phase;
+    ep.progress_user_data = &probe;
+    score_eval_result res = {.struct_size = sizeof res};
+    probe.stop_phase = "evaluate";
+    CHECK_ERR(score_evaluate(m, &ep, problems, references, 2, NULL, NULL, &res), SCORE_ERR_ABORTED, "evaluate");
+    probe.stop_phase = "rewards";
+    CHECK_ERR(score_evaluate(m, &ep, problems, references, 2, NULL, NULL, &res), SCORE_ERR_ABORTED, "rewards");
+    probe.stop_phase = NULL;
+    CHECK(score_evaluate(m, &ep, problems, references, 2, NULL, NULL, &res) == SCORE_OK && res.problems == 2);
+    score_rl_trainer_free(stopped);
+    score_rl_trainer_free(never);
+}
+
 static void test_score_rl_steps(score_model *m) {
     score_trainer_params tp = score_rl_training_params_default();
     tp.learning_rate = 1e-3f;
@@ -727,6 +820,7 @@ static void test_score(void) {
     if (m == NULL || plain == NULL) return;
     test_score_rl_create_errors(m, plain);
     test_score_rl_steps(m);
+    test_progress_stops(m);
     test_evaluate(m, plain);
     score_model_free(m);
     score_model_free(plain);

@@ -124,8 +124,11 @@ public struct RevisionLoop {
 
     /// Runs `attempts` attempts for `samples` samples of every problem, all
     /// sequences decoding together. Sample s of problem p uses random stream
-    /// p·samples + s (offset by params.firstStream).
-    public func run(problems: [String], samples: Int, attempts: Int, params: GenerationParams) throws -> [Rollout] {
+    /// p·samples + s (offset by params.firstStream). `progress` hears about
+    /// every decoding step (phase `phase`, tokens generated of the most
+    /// possible) and may stop the run (`ScoreError.aborted`).
+    public func run(problems: [String], samples: Int, attempts: Int, params: GenerationParams,
+                    progress: ProgressHandler? = nil, phase: String = "rollout") throws -> [Rollout] {
         guard samples >= 1 else { throw ScoreError.invalidArgument("samples per problem must be >= 1, got \(samples)") }
         guard attempts >= 1 else { throw ScoreError.invalidArgument("attempts must be >= 1, got \(attempts)") }
         guard !problems.isEmpty else { throw ScoreError.invalidArgument("no problems") }
@@ -142,6 +145,16 @@ public struct RevisionLoop {
         }
         let generator = Generator(model: model)
         var live = Array(rollouts.indices)  // rollouts that can still take a turn
+        let mostTokens = rollouts.count * attempts * params.maxNewTokens
+        var generated = 0, stopped = false
+        // Every sampled token is reported; after a stop, every sequence ends at its next token.
+        let onToken: Generator.TokenCallback? = progress.map { handler in
+            { _, _ in
+                generated += 1
+                if !stopped { stopped = !handler(phase, generated, mostTokens) }
+                return !stopped
+            }
+        }
         for a in 0..<attempts {
             let appending: [[Int32]] = live.map { i in
                 if a == 0 { return prompts[rollouts[i].problem] }
@@ -154,7 +167,8 @@ public struct RevisionLoop {
             // rollouts are still live.
             let streams = live.map { params.firstStream &+ UInt64($0 * attempts + a) }
             let out = try generator.generate(states: live.map { states[$0] }, appending: appending,
-                                             params: params, streams: streams)
+                                             params: params, streams: streams, onToken: onToken)
+            if stopped { throw ScoreError.aborted("stopped by the progress callback during \(phase) (\(generated) of at most \(mostTokens) tokens)") }
             var stillLive: [Int] = []
             for (j, i) in live.enumerated() {
                 let g = out[j]

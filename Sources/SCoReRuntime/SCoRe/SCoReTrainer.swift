@@ -84,6 +84,9 @@ public final class SCoReTrainer: @unchecked Sendable {
     private var policy: Model
     private var nextStream: UInt64 = 0
     public private(set) var stepsTaken = 0
+    /// Hears how far rollouts, rewards, reference scoring and updates got, and
+    /// may stop them (`ProgressHandler`); a stopped call changes nothing.
+    public var progress: ProgressHandler?
 
     public typealias RewardFunction = (_ problem: String, _ attempt: String, _ reference: String) throws -> Float
 
@@ -132,8 +135,11 @@ public final class SCoReTrainer: @unchecked Sendable {
         let loop = try RevisionLoop(model: policy, codec: codec, template: template, format: config.format)
         var params = GenerationParams(maxNewTokens: config.maxNewTokens, sampling: config.sampling)
         params.firstStream = nextStream
+        let rollouts = try loop.run(problems: problems, samples: config.samplesPerProblem, attempts: config.attempts,
+                                    params: params, progress: progress)
+        // Only a finished rollout uses up its streams: a stopped one is redone alike.
         nextStream &+= UInt64(problems.count * config.samplesPerProblem * config.attempts)
-        return try loop.run(problems: problems, samples: config.samplesPerProblem, attempts: config.attempts, params: params)
+        return rollouts
     }
 
     /// One policy update from rollouts and the verifier's rewards
@@ -149,13 +155,15 @@ public final class SCoReTrainer: @unchecked Sendable {
         let objective = trainer.config.objective
         if objective.klEstimator == .k1 || objective.klEstimator == .k3 {
             let start = Trainer.now()
+            try Progress.report(progress, "reference", 0, sequences.count)
             let reference = try trainer.model.referenceLogProbs(sequences)
+            try Progress.report(progress, "reference", sequences.count, sequences.count)
             for i in sequences.indices { sequences[i].referenceLogProbs = reference[i] }
             stats.referenceSeconds = Trainer.now() - start
         }
         let micro = config.microBatchSize
         let batches = stride(from: 0, to: sequences.count, by: micro).map { Array(sequences[$0..<min($0 + micro, sequences.count)]) }
-        let (step, klValues) = try trainer.step(microBatches: batches)
+        let (step, klValues) = try trainer.step(microBatches: batches, progress: progress)
         if case .lora = trainer.model.parameterSet { policy = try trainer.model.policyModel() }
         stepsTaken += 1
         nextStream = firstStreamOfStep
@@ -199,10 +207,26 @@ public final class SCoReTrainer: @unchecked Sendable {
             throw ScoreError.invalidArgument("\(references.count) references for \(problems.count) problems")
         }
         let start = Trainer.now()
+        // A step that fails or is stopped after its rollout leaves the streams
+        // unused: the next step samples what this one did.
+        let firstStream = nextStream
+        do {
+            return try step(problems: problems, references: references, reward: reward, started: start)
+        } catch {
+            nextStream = firstStream
+            throw error
+        }
+    }
+
+    private func step(problems: [String], references: [String], reward: RewardFunction, started start: Double) throws -> SCoReStepStats {
         let rollouts = try rollout(problems: problems)
         let rolloutSeconds = Trainer.now() - start
+        let attemptCount = rollouts.reduce(0) { $0 + $1.attempts.count }
+        var scored = 0
         let rewards = try rollouts.map { r in
             try r.attempts.map { a -> Float in
+                try Progress.report(progress, "rewards", scored, attemptCount)
+                scored += 1
                 let v = try reward(problems[r.problem], a.text, references[r.problem])
                 guard v.isFinite else { throw ScoreError.invalidArgument("the reward function returned \(v) for problem \(r.problem)") }
                 return v

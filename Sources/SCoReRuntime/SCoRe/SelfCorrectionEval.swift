@@ -71,6 +71,8 @@ public struct SelfCorrectionEvaluator {
     public let format: RevisionFormat
     public var maxNewTokens = 256
     public var attempts = 2
+    /// Hears how far the attempts ("evaluate") and rewards got; may stop them.
+    public var progress: ProgressHandler?
 
     public init(model: Model, format: RevisionFormat = RevisionFormat(), maxNewTokens: Int = 256, attempts: Int = 2) {
         self.model = model
@@ -98,8 +100,15 @@ public struct SelfCorrectionEvaluator {
             throw ScoreError.invalidArgument("\(references.count) references for \(problems.count) problems")
         }
         let params = GenerationParams(maxNewTokens: maxNewTokens, sampling: .greedy)
-        let rollouts = try loop().run(problems: problems, samples: 1, attempts: attempts, params: params)
-        let r = try rewards(rollouts, problems: problems, references: references, reward: reward)
+        let rollouts = try loop().run(problems: problems, samples: 1, attempts: attempts, params: params,
+                                      progress: progress, phase: "evaluate")
+        let total = rollouts.reduce(0) { $0 + $1.attempts.count }
+        var done = 0
+        let r = try rewards(rollouts, problems: problems, references: references) { problem, attempt, reference in
+            try Progress.report(progress, "rewards", done, total)
+            done += 1
+            return try reward(problem, attempt, reference)
+        }
         return (SelfCorrectionMetrics(rewards: r, texts: rollouts.map { $0.attempts.map(\.text) }), rollouts)
     }
 

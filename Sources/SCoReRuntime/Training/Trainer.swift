@@ -119,7 +119,10 @@ public final class Trainer: @unchecked Sendable {
     /// activation memory): each micro-batch's loss is weighted by its share
     /// of the sequences, so a per-sequence aggregation over the whole batch
     /// is exact. Independent of `accumulationSteps`; nothing may be pending.
-    public func step(microBatches: [[TrainingSequence]]) throws -> (stats: StepStats, klValues: [[Float]]) {
+    /// `progress` hears of each micro-batch (phase "update") and may stop the
+    /// step before the optimiser runs: the weights stay as they were.
+    public func step(microBatches: [[TrainingSequence]],
+                     progress: ProgressHandler? = nil) throws -> (stats: StepStats, klValues: [[Float]]) {
         guard pendingMicroBatches == 0 else {
             throw ScoreError.invalidArgument("\(pendingMicroBatches) micro-batches are pending an optimiser step")
         }
@@ -131,11 +134,15 @@ public final class Trainer: @unchecked Sendable {
         var stats = StepStats()
         var klValues: [[Float]] = []
         var targetCount = 0
-        for part in parts {
+        for (k, part) in parts.enumerated() {
             let share = Float(part.count) / Float(total)
             let eval: TrainableModel.Evaluation
-            do { eval = try model.accumulate(part, objective: config.objective, scale: share) } catch {
+            do {
+                try Progress.report(progress, "update", k, parts.count)
+                eval = try model.accumulate(part, objective: config.objective, scale: share)
+            } catch {
                 model.zeroGradients()
+                pendingNonFinite = false
                 throw error
             }
             stats.loss += eval.loss * Double(share)

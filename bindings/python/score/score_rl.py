@@ -53,6 +53,8 @@ score_rl_trainer_p = ctypes.c_void_p
 # typedef float (*score_reward_fn)(const char *problem, const char *attempt, const char *reference, void *user_data);
 reward_fn_t = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 _strings_p = ctypes.POINTER(ctypes.c_char_p)
+# typedef bool (*score_progress_fn)(const char *phase, int64_t done, int64_t total, void *user_data);
+progress_fn_t = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
 
 
 class RLParamsStruct(ctypes.Structure):
@@ -75,6 +77,8 @@ class RLParamsStruct(ctypes.Structure):
         ("system_prompt", ctypes.c_char_p),
         ("seed", ctypes.c_uint64),
         ("training", ctypes.POINTER(TrainerParamsStruct)),
+        ("progress", progress_fn_t),
+        ("progress_user_data", ctypes.c_void_p),
     ]
 
 
@@ -110,6 +114,8 @@ class EvalParamsStruct(ctypes.Structure):
         ("instruction", ctypes.c_char_p),
         ("task_prompt", ctypes.c_char_p),
         ("system_prompt", ctypes.c_char_p),
+        ("progress", progress_fn_t),
+        ("progress_user_data", ctypes.c_void_p),
     ]
 
 
@@ -298,6 +304,37 @@ class _RewardCallback:
             raise error
 
 
+class _ProgressCallback:
+    """A Python ``progress(phase, done, total) -> bool`` as a
+    score_progress_fn: returning False (or raising) stops the call, which
+    then fails with ScoreError(ERR_ABORTED) and changes nothing; an
+    exception the callable raised is re-raised by ``raise_pending``."""
+
+    def __init__(self, progress: Optional[Callable[[str, int, int], Any]]) -> None:
+        self.error: Optional[BaseException] = None
+        if progress is None:
+            self.cfunc = progress_fn_t()
+            return
+        if not callable(progress):
+            raise TypeError(f"progress must be callable, not {type(progress).__name__}")
+
+        def trampoline(phase: bytes, done: int, total: int, _user: Any) -> bool:
+            if self.error is not None:
+                return False
+            try:
+                return progress(phase.decode("utf-8"), int(done), int(total)) is not False
+            except BaseException as e:  # never let an exception cross into C
+                self.error = e
+                return False
+
+        self.cfunc = progress_fn_t(trampoline)
+
+    def raise_pending(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
 def _reward_callable(reward: Reward, tolerance: float) -> Callable[[Any, str, Any], float]:
     if isinstance(reward, str):
         _verifier_kind(reward)
@@ -423,7 +460,10 @@ class SCoReTrainer(OwnedHandle):
     alpha, beta1, beta2, update ("reinforce" or "filtered_sft"),
     temperature, top_k, top_p, max_new_tokens, instruction, task_prompt,
     system_prompt, micro_batch, seed (rollout sampling and LoRA
-    initialisation).
+    initialisation), progress (``progress(phase, done, total)``, called
+    during rollouts, reward scoring, reference scoring and updates; return
+    False to stop the call: ScoreError with status ERR_ABORTED, and the
+    trainer as before the call).
     Optimiser (SCoRe's defaults: Adam, no weight decay, clip 1, sum over
     each sequence's tokens): learning_rate, kl (None, "exact", "k1", "k3"),
     and score.Trainer's keywords: parameters, lora_rank, lora_alpha,
@@ -438,14 +478,17 @@ class SCoReTrainer(OwnedHandle):
                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, max_new_tokens: int = 256,
                  instruction: Optional[str] = None, task_prompt: Optional[str] = None,
                  system_prompt: Optional[str] = None, micro_batch: int = 64, seed: int = 0,
-                 tolerance: float = 1e-6, **training: Any) -> None:
+                 tolerance: float = 1e-6, progress: Optional[Callable[[str, int, int], Any]] = None,
+                 **training: Any) -> None:
         self._handle: Optional[int] = None
         self._free = score_rl_trainer_free
         self._model = model
         self._reward = None if reward is None else _reward_callable(reward, tolerance)
         self._attempts = attempts
+        self._progress = _ProgressCallback(progress)  # kept alive with the trainer: C holds its pointer
         params, keep = self._params(stage, attempts, samples, alpha, beta1, beta2, update, temperature, top_k, top_p,
                                     max_new_tokens, instruction, task_prompt, system_prompt, micro_batch, seed)
+        params.progress = self._progress.cfunc
         training_params = _training_params(learning_rate, kl, seed, training)
         params.training = ctypes.pointer(training_params)
         self._open(lambda handle, out: score_rl_trainer_new(handle, ctypes.byref(params), out))
@@ -453,7 +496,7 @@ class SCoReTrainer(OwnedHandle):
 
     @classmethod
     def resume(cls, model: Any, path: PathArg, *, reward: Optional[Reward] = None, tolerance: float = 1e-6,
-               **options: Any) -> "SCoReTrainer":
+               progress: Optional[Callable[[str, int, int], Any]] = None, **options: Any) -> "SCoReTrainer":
         """Continue a run saved with :meth:`save`: weights, optimiser and
         step from the checkpoint; ``options`` are the rollout and objective
         keywords of the constructor (stage, attempts, samples, ...). The
@@ -473,7 +516,9 @@ class SCoReTrainer(OwnedHandle):
                         system_prompt=None, micro_batch=64, seed=0)
         defaults.update(options)
         self._attempts = defaults["attempts"]
+        self._progress = _ProgressCallback(progress)
         params, keep = self._params(*(defaults[n] for n in names))
+        params.progress = self._progress.cfunc
         path_bytes = _path(path)
         self._open(lambda handle, out: score_rl_trainer_resume(handle, path_bytes, ctypes.byref(params), out))
         del keep
@@ -569,6 +614,7 @@ class SCoReTrainer(OwnedHandle):
         status = score_rl_step(self._live(), _c_strings(texts), _c_strings(refs), len(texts), callback.cfunc, None,
                                ctypes.byref(stats))
         callback.raise_pending()  # the reward's own exception, not the NaN it turned into
+        self._progress.raise_pending()
         _check(status)
         return _stats(stats)
 
@@ -579,7 +625,9 @@ class SCoReTrainer(OwnedHandle):
 
         texts, _ = _problems(problems)
         out = score_rollout_p()
-        _check(score_rl_rollout(self._live(), _c_strings(texts), len(texts), ctypes.byref(out)))
+        status = score_rl_rollout(self._live(), _c_strings(texts), len(texts), ctypes.byref(out))
+        self._progress.raise_pending()
+        _check(status)
         try:
             return Rollout(out.value)
         except BaseException:
@@ -607,7 +655,9 @@ class SCoReTrainer(OwnedHandle):
             flat += values + [0.0] * (self._attempts - len(values))
         array = (ctypes.c_float * max(1, len(flat)))(*flat)
         stats = _new_stats()
-        _check(score_rl_update(self._live(), rollout._handle, array, len(flat), ctypes.byref(stats)))
+        status = score_rl_update(self._live(), rollout._handle, array, len(flat), ctypes.byref(stats))
+        self._progress.raise_pending()
+        _check(status)
         return _stats(stats)
 
     def save(self, path: PathArg) -> None:
@@ -642,11 +692,13 @@ def verify(kind: str, attempt: str, reference: str, tolerance: float = 1e-6) -> 
 def evaluate(model: Any, problems: Sequence[Any], references: Sequence[str], *, reward: Reward = "math",
              attempts: int = 2, max_new_tokens: int = 256, instruction: Optional[str] = None,
              task_prompt: Optional[str] = None, system_prompt: Optional[str] = None,
-             tolerance: float = 1e-6) -> Dict[str, Any]:
+             tolerance: float = 1e-6, progress: Optional[Callable[[str, int, int], Any]] = None) -> Dict[str, Any]:
     """Greedy attempts 1..attempts for every problem and the self-correction
     metrics: problems, accuracy (per attempt), acc_t1, acc_t2, delta,
     delta_i_to_c, delta_c_to_i, answer_changed, edit_distance_ratio. An
-    attempt is right when its reward is >= 1."""
+    attempt is right when its reward is >= 1. ``progress(phase, done,
+    total)`` hears how far it got; returning False stops it (ScoreError
+    with status ERR_ABORTED)."""
     from . import _check, _check_int32
 
     texts, originals = _problems(problems)
@@ -666,6 +718,8 @@ def evaluate(model: Any, problems: Sequence[Any], references: Sequence[str], *, 
         p.verifier = _verifier_kind(reward)
     else:
         callback = _RewardCallback(_reward_callable(reward, tolerance), originals)
+    reporter = _ProgressCallback(progress)
+    p.progress = reporter.cfunc
     out = EvalResultStruct()
     out.struct_size = ctypes.sizeof(EvalResultStruct)
     handle = model._acquire()
@@ -676,6 +730,7 @@ def evaluate(model: Any, problems: Sequence[Any], references: Sequence[str], *, 
         model._release()
     if callback:
         callback.raise_pending()
+    reporter.raise_pending()
     _check(status)
     n = max(0, min(int(out.attempts), MAX_TURNS))
     return {

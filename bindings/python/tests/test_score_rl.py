@@ -104,6 +104,42 @@ def test_a_reward_exception_propagates_and_leaves_the_weights_alone(model, tmp_p
         assert weights(t, tmp_path / "after-step") != start
 
 
+def test_progress_reports_and_stops_without_changing_anything(model, tmp_path):
+    seen = []
+    stop = {"phase": None}
+
+    def progress(phase, done, total):
+        seen.append(phase)
+        assert 0 <= done <= total
+        return phase != stop["phase"]
+
+    reward, _ = alternating_by_episode()
+    with score.SCoReTrainer(model, reward=reward, learning_rate=1e-3, progress=progress, **SMALL) as t:
+        start = weights(t, tmp_path / "start")
+        for phase in ("rollout", "rewards", "reference", "update"):
+            stop["phase"] = phase
+            with pytest.raises(score.ScoreError, match=phase) as e:
+                t.step(PROBLEMS, REFERENCES)
+            assert e.value.status == score.ERR_ABORTED
+        assert weights(t, tmp_path / "stopped") == start
+        stop["phase"] = None
+        seen.clear()
+        assert t.step(PROBLEMS, REFERENCES)["step"] == 1
+        assert {"rollout", "rewards", "reference", "update"} <= set(seen)
+
+    def boom(phase, done, total):
+        raise RuntimeError("host is shutting down")
+
+    with score.SCoReTrainer(model, reward=reward, progress=boom, **SMALL) as t:
+        with pytest.raises(RuntimeError, match="shutting down"):
+            t.step(PROBLEMS, REFERENCES)
+    with pytest.raises(score.ScoreError, match="evaluate") as e:
+        score.evaluate(model, PROBLEMS, REFERENCES, max_new_tokens=3, progress=lambda phase, d, n: False)
+    assert e.value.status == score.ERR_ABORTED
+    with pytest.raises(TypeError, match="progress must be callable"):
+        score.SCoReTrainer(model, reward=reward, progress=3, **SMALL)
+
+
 def test_rollout_then_update(model):
     with score.SCoReTrainer(model, stage=2, **SMALL) as t:
         rollout = t.rollout(PROBLEMS)
