@@ -309,7 +309,7 @@ def sandbox_command(files: Mapping[str, int], argv: List[str], *, as_root: Optio
     else:
         cmd += ["--unshare-user", "--disable-userns"]
     # The only writable place, first, so that binds below may sit inside it.
-    cmd += ["--size", str(_TMPFS_BYTES), "--tmpfs", "/tmp",
+    cmd += ["--perms", "1777", "--size", str(_TMPFS_BYTES), "--tmpfs", "/tmp",
             "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr"]
     made = {"/", "/tmp", "/proc", "/dev", "/usr"}
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
