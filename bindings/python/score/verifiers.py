@@ -28,8 +28,8 @@ to make failing tests pass).
 
 **Isolation: bubblewrap.** Each run is two sandboxes made by ``bwrap``
 (Debian package ``bubblewrap``): new PID, network, IPC and UTS namespaces
-(no network interface but a downed loopback; the process tree is killed with
-the sandbox's init), a new mount namespace whose root is an empty tmpfs with
+(no network but the sandbox's own loopback; the process tree is killed
+with the sandbox's init), a new mount namespace whose root is an empty tmpfs with
 read-only binds of only what the interpreter needs (``/usr``, the symlinks
 ``/bin``, ``/lib``, ``/lib64``, the interpreter's ``sys.prefix`` and
 ``sys.base_prefix``, ``/etc/ld.so.cache``, ``/etc/ld.so.conf*``,
@@ -54,8 +54,8 @@ made, including ``setsid`` and double-forked ones.
 *Why bwrap and not unshare(1) + seccomp:* bwrap does in one audited setuid-free
 tool (it is Flatpak's) the parts that are easy to get wrong by hand: building
 a minimal root with pivot_root, mounting a /proc that belongs to the new PID
-namespace, reaping as PID 1, dying with its parent, dropping capabilities and
-the bounding set, and no_new_privs. ``unshare`` gives namespaces but no
+namespace, reaping as PID 1, dying with its parent, dropping capabilities, and
+no_new_privs. ``unshare`` gives namespaces but no
 filesystem view, and a seccomp filter alone isolates nothing unless it is a
 complete syscall allowlist, which breaks ordinary Python programs. A seccomp
 filter on top of bwrap (``--seccomp FD``) would shrink the kernel's attack
