@@ -33,7 +33,7 @@ CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(BUILD) -lscore -Wl,-rpath,$(abspath $(BUILD))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test test-swift test-c test-cli test-library test-python test-install demo install clean
+.PHONY: all build deps deps-python test test-swift test-c test-cli test-library test-python test-install demo install clean
 
 all: build
 
@@ -86,8 +86,16 @@ test-install:
 	$(BUILD)/prefix/bin/score-cli info $(FIXTURES)/qwen3 > /dev/null
 	@echo "install layout and pkg-config: ok"
 
-test-python:
+# bubblewrap is the code verifier's sandbox (score.verifiers.code_verifier
+# refuses to run generated programs without it); install it when missing.
+deps-python:
+	@if ! command -v bwrap > /dev/null 2>&1; then \
+		echo "installing bubblewrap"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; \
+	fi
 	@$(PYTHON) -m pytest --version > /dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
+
+test-python: deps-python
 	SCORE_LIBRARY=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
 
 # The main job: a model from nothing, warm start, SCoRe Stage I and II, the
