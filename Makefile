@@ -1,7 +1,7 @@
 # libscore — build, test, demo, install.
 #
 #   make                 release build of libscore.so and score-cli
-#   make test            every test: Swift, C API, library contract, Python
+#   make test            every test: Swift, C API, library contract, CLI, kill -9, Python
 #   make demo            the main job (see README)
 #   make install PREFIX=/usr/local
 #   make PORTABLE=1 ...  vector code for any x86-64-v3 (AVX2) CPU; default: tuned for this CPU
@@ -13,6 +13,7 @@ PREFIX ?= /usr/local
 PYTHON ?= python3
 CC ?= cc
 PORTABLE ?= 0
+KILLS ?= 50
 
 # Like llama.cpp's GGML_NATIVE default: the library is built where it runs,
 # so its vector code uses everything this CPU has (AVX-512 here: +30% on
@@ -33,7 +34,7 @@ CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(BUILD) -lscore -Wl,-rpath,$(abspath $(BUILD))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-python test test-swift test-c test-cli test-library test-python test-install demo install clean
+.PHONY: all build deps deps-python test test-swift test-c test-cli test-crash test-library test-python test-install demo install clean
 
 all: build
 
@@ -47,7 +48,7 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS) --build-tests
 
-test: build test-swift test-library test-c test-cli test-install test-python
+test: build test-swift test-library test-c test-cli test-crash test-install test-python
 	@echo "make test: all suites passed"
 
 test-swift:
@@ -73,6 +74,12 @@ test-c:
 
 test-cli:
 	Tests/CLI/test_cli.sh $(CLI) $(FIXTURES)
+
+# Every writer (checkpoints, exports, adapters, metrics, correct --out) killed
+# with SIGKILL at 50 random moments: the last checkpoint always loads, and
+# resuming ends exactly where an uninterrupted run does.
+test-crash:
+	$(PYTHON) Tests/Crash/kill9_test.py $(CLI) $(FIXTURES) --kills $(KILLS)
 
 # Installs into a scratch prefix and builds the example through pkg-config,
 # as a user of the installed library would.
