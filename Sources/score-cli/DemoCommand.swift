@@ -30,11 +30,14 @@ enum DemoCommand {
       --ablations LIST    also train the paper's other ablations, same budget (about 2 min each):
                           all, or a comma-separated list of no-stage1, no-shaping, star
       --reuse-sft         reuse WORK/sft from an earlier run instead of training it again
+      --unchecked         do not stop on a failed premise (warm start outside its band, a
+                          non-finite loss, a collapsed model); for plumbing tests on tiny
+                          budgets: the output then says its premises were not checked
       --threads N
     """
     static let valueOptions: Set<String> = ["seed", "work", "task", "sft-target", "ablations", "sft-steps", "stage1-steps", "stage2-steps", "problems", "samples",
                                             "rl-lr", "threads"]
-    static let flagOptions: Set<String> = ["help", "json", "no-ablation", "reuse-sft"]
+    static let flagOptions: Set<String> = ["help", "json", "no-ablation", "reuse-sft", "unchecked"]
 
     static func run(_ args: Arguments) throws {
         guard args.positional.isEmpty else { throw UsageError("demo takes no positional arguments") }
@@ -60,6 +63,7 @@ enum DemoCommand {
         }
         s.singleTurnAblation = !args.flags.contains("no-ablation")
         s.reuseWarmStart = args.flags.contains("reuse-sft")
+        s.checkPremises = !args.flags.contains("unchecked")
         if let list = args.options["ablations"] {
             s.ablations = try list == "all" ? DemoAblation.allCases : list.split(separator: ",").map { name in
                 guard let a = DemoAblation(rawValue: String(name)) else {
@@ -97,9 +101,9 @@ enum DemoCommand {
                 "\"\(name)\": {\"acc_t1\": \(m.accuracyT1), \"acc_t2\": \(m.accuracyT2), \"delta\": \(m.delta), \"delta_i_to_c\": \(m.incorrectToCorrect), \"delta_c_to_i\": \(m.correctToIncorrect), \"answer_changed\": \(m.answerChanged), \"edit_distance_ratio\": \(m.editDistanceRatio)}"
             }.joined(separator: ", ")
             let phases = result.seconds.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ")
-            print("{\"seed\": \(s.seed), \"problems\": \(result.base.problems), \"models\": {\(models)}, \"seconds\": {\(phases), \"total\": \(total)}, \"rl_step_seconds\": {\"rollout\": \(result.rolloutSeconds), \"reference\": \(result.referenceSeconds), \"update\": \(result.updateSeconds)}, \"rollout_tokens_per_second\": \(result.rolloutTokensPerSecond)}")
+            print("{\"seed\": \(s.seed), \"premises_checked\": \(s.checkPremises), \"problems\": \(result.base.problems), \"models\": {\(models)}, \"seconds\": {\(phases), \"total\": \(total)}, \"rl_step_seconds\": {\"rollout\": \(result.rolloutSeconds), \"reference\": \(result.referenceSeconds), \"update\": \(result.updateSeconds)}, \"rollout_tokens_per_second\": \(result.rolloutTokensPerSecond)}")
         } else {
-            print("held-out problems: \(result.base.problems), seed \(s.seed), \(Int(total)) s")
+            print("held-out problems: \(result.base.problems), seed \(s.seed), \(Int(total)) s" + (s.checkPremises ? "" : " (--unchecked: premises not checked; these numbers may mean nothing)"))
             print("| model | Acc@t1 | Acc@t2 | Δ(t1,t2) | Δi→c | Δc→i | changed |")
             print("|---|---|---|---|---|---|---|")
             for (name, m) in rows {

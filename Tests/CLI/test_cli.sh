@@ -251,7 +251,7 @@ expect_error 2 "needs --data" eval "$chatm"
 expect_error 2 "--majority" eval "$chatm" --data "$tmp/score.jsonl" --seed 3
 
 # --- demo: the whole pipeline on a tiny budget (the real run is `make demo`) ---
-"$cli" demo --work "$tmp/demo" --sft-steps 3 --stage1-steps 1 --stage2-steps 1 --problems 2 --ablations no-shaping --json \
+"$cli" demo --work "$tmp/demo" --sft-steps 3 --stage1-steps 1 --stage2-steps 1 --problems 2 --ablations no-shaping --json --unchecked \
     >"$tmp/demo.json" 2>/dev/null || { echo "FAIL: demo exited non-zero"; failures=$((failures+1)); }
 python3 -c '
 import json, sys
@@ -265,6 +265,13 @@ assert d["problems"] == 200 and set(d["rl_step_seconds"]) == {"rollout", "refere
 for d in sft stage1 stage2 single-turn; do [ -f "$tmp/demo/$d/model.safetensors" ] || { echo "FAIL: demo left no $d model"; failures=$((failures+1)); }; done
 "$cli" eval "$tmp/demo/stage2" --data "$tmp/demo/held_out.jsonl" --verifier exact --instruction "Check your answer." \
     --max-new-tokens 4 --json >/dev/null 2>&1 || { echo "FAIL: eval of the demo's model"; failures=$((failures+1)); }
+# A warm start that misses its band ends the demo: one error line, no table.
+"$cli" demo --work "$tmp/demo-premise" --sft-steps 3 --stage1-steps 1 --stage2-steps 1 --problems 2 --no-ablation \
+    >"$tmp/premise.out" 2>"$tmp/premise.err"
+premise_status=$?
+if [ "$premise_status" -ne 1 ] || [ -s "$tmp/premise.out" ] || ! grep -q "^score-cli: error: demo: the warm start reached Acc@t1 .* outside its band" "$tmp/premise.err"; then
+    echo "FAIL: a warm start outside its band: exit $premise_status, stdout $(cat "$tmp/premise.out"), stderr $(tail -1 "$tmp/premise.err")"; failures=$((failures+1))
+fi
 expect_error 2 "--task must be pairs or carry" demo --task algebra
 expect_error 2 "unknown ablation 'bogus'" demo --ablations bogus
 

@@ -87,6 +87,26 @@ import SCoReRuntime
         #expect(PairSumTask.reward(problem: "garbage", attempt: "3+8") == 0)
     }
 
+    /// A warm start that misses its band stops the demo before any RL.
+    @Test func aFailedWarmStartStopsTheDemo() throws {
+        var s = DemoSettings()
+        s.workDirectory = Self.scratch("premise")
+        s.heldOut = 12
+        s.model.hiddenSize = 32
+        s.model.layers = 1
+        s.model.heads = 2
+        s.model.intermediateSize = 64
+        s.sftSteps = 2
+        s.sftBatch = 4
+        var rlSteps = 0
+        #expect {
+            _ = try DemoRun(settings: s).run { if case .rl = $0 { rlSteps += 1 } }
+        } throws: { error in
+            "\(error)".contains("the warm start reached Acc@t1") && "\(error)".contains("outside its band")
+        }
+        #expect(rlSteps == 0)
+    }
+
     @Test func pipelineRunsEndToEndOnATinyBudget() throws {
         var s = DemoSettings()
         s.workDirectory = Self.scratch("run")
@@ -102,6 +122,7 @@ import SCoReRuntime
         s.problemsPerStep = 2
         s.samplesPerProblem = 2
         s.sftTargetAccuracy = 1
+        s.checkPremises = false  // no premise holds on this budget
         s.ablations = DemoAblation.allCases
         var phases: [String] = [], rlSteps = 0
         let result = try DemoRun(settings: s).run { event in

@@ -36,6 +36,13 @@ public struct DemoSettings: Sendable {
     /// Reuse the warm-started model a previous run left in the work
     /// directory (same seed and settings) instead of training it again.
     public var reuseWarmStart = false
+    /// Stop with a `DemoPremiseFailure` instead of reporting results built
+    /// on a failed premise: a warm start outside its band, a loss that is
+    /// not finite, a trained model whose accuracy collapsed. Off only for
+    /// plumbing tests on budgets too small to meet any premise.
+    public var checkPremises = true
+    /// Above this greedy Acc@t1 the base leaves too little to correct.
+    public var sftMaximumAccuracy = 0.95
 
     public init() {}
 
@@ -124,6 +131,12 @@ public enum DemoEvent {
     case evaluated(String, SelfCorrectionMetrics)
 }
 
+/// A result the demo will not report, because what it rests on failed; the
+/// description says what failed and what to try.
+public struct DemoPremiseFailure: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
 /// `score-cli demo`: a model from nothing, a warm start by SFT, SCoRe's two
 /// stages, the single-turn ablation, and the five metrics for each.
 public struct DemoRun {
@@ -159,6 +172,10 @@ public struct DemoRun {
             let evaluator = SelfCorrectionEvaluator(model: model, format: s.format, maxNewTokens: 8)
             let (m, _) = try evaluator.evaluate(problems: evalProblems, references: evalReferences, reward: reward)
             report(.evaluated(name, m))
+            // RL that halves the base's accuracy has diverged: its numbers say nothing about SCoRe.
+            if s.checkPremises, name != "base (after SFT)", max(m.accuracyT1, m.accuracyT2) < 0.5 * result.base.accuracyT1 {
+                throw DemoPremiseFailure(description: "demo: \(name) collapsed (held-out Acc@t1 \(percent(m.accuracyT1)), Acc@t2 \(percent(m.accuracyT2)) against the base's \(percent(result.base.accuracyT1))): RL diverged; try a smaller --rl-lr or another --seed")
+            }
             return m
         }
         result.base = try evaluate("base (after SFT)", base)
@@ -170,6 +187,9 @@ public struct DemoRun {
             for step in 0..<steps {
                 let problems = (0..<s.problemsPerStep).map { _ in task.draw(&rng) }
                 let stats = try trainer.step(problems: problems.map(\.text), references: problems.map(\.reference), reward: reward)
+                if s.checkPremises, stats.skippedNonFinite || !stats.loss.isFinite {
+                    throw DemoPremiseFailure(description: "demo: \(phase) step \(step + 1): the loss is not finite (\(stats.loss)); the run diverged; try a smaller --rl-lr")
+                }
                 rlSeconds.0 += stats.rolloutSeconds
                 rlSeconds.1 += stats.referenceSeconds
                 rlSeconds.2 += stats.updateSeconds
@@ -272,6 +292,7 @@ public struct DemoRun {
         let check = (0..<200).map { _ in task.draw(&checkRNG) }
         let policy = try trainer.model.policyModel()
         var smoothed = 0.0
+        var reached = 0.0, steps = 0
         for step in 0..<s.sftSteps {
             var batch: [TrainingSequence] = []
             for _ in 0..<s.sftBatch {
@@ -287,17 +308,29 @@ public struct DemoRun {
                 batch.append(TrainingSequence(tokens: tokens, mask: mask))
             }
             let stats = try trainer.step(batch)
+            steps = step + 1
+            if s.checkPremises, !stats.loss.isFinite {
+                throw DemoPremiseFailure(description: "demo: the warm start's loss is not finite at step \(step + 1); try another --seed")
+            }
             smoothed = step == 0 ? stats.loss : 0.95 * smoothed + 0.05 * stats.loss
             if (step + 1) % 10 == 0 { report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed, accuracy: nil)) }
             if (step + 1) % s.sftCheckEvery == 0 || step + 1 == s.sftSteps {
                 let evaluator = SelfCorrectionEvaluator(model: policy, format: s.format, maxNewTokens: 8, attempts: 1)
                 let (m, _) = try evaluator.evaluate(problems: check.map(\.text), references: check.map(\.reference), reward: task.reward)
                 report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed, accuracy: m.accuracyT1))
+                reached = m.accuracyT1
                 if m.accuracyT1 >= s.sftTargetAccuracy { break }
             }
+        }
+        // SCoRe needs first attempts that are often right and often wrong.
+        if s.checkPremises, reached < s.sftTargetAccuracy || reached > s.sftMaximumAccuracy {
+            let band = "\(percent(s.sftTargetAccuracy))–\(percent(s.sftMaximumAccuracy))"
+            throw DemoPremiseFailure(description: "demo: the warm start reached Acc@t1 \(percent(reached)) after \(steps) of \(s.sftSteps) steps, outside its band \(band): there is no base model worth correcting; try more --sft-steps or another --seed")
         }
         let out = Files.join(s.workDirectory, "sft")
         try trainer.exportModel(to: out)
         return try Model.load(directory: out)
     }
 }
+
+private func percent(_ x: Double) -> String { String((1000 * x).rounded() / 10) + "%" }
