@@ -87,6 +87,17 @@ public final class SCoReTrainer: @unchecked Sendable {
     /// Hears how far rollouts, rewards, reference scoring and updates got, and
     /// may stop them (`ProgressHandler`); a stopped call changes nothing.
     public var progress: ProgressHandler?
+    /// The workers this trainer is one of (`Collective`): `step` then rolls
+    /// out, scores and differentiates only this worker's contiguous share of
+    /// the problems, and the gradients and statistics are summed over all.
+    public var collective: Collective {
+        get { trainer.collective }
+        set { trainer.collective = newValue }
+    }
+    /// In a single process: sum the gradients and statistics of a step in
+    /// this many shards, as that many workers would, so the run equals an
+    /// N-worker run bit for bit (the test of the data-parallel path).
+    public var emulatedWorkers = 1
 
     public typealias RewardFunction = (_ problem: String, _ attempt: String, _ reference: String) throws -> Float
 
@@ -131,14 +142,22 @@ public final class SCoReTrainer: @unchecked Sendable {
     /// k rollouts of `config.attempts` attempts for each problem, sampled
     /// from the current policy; each (rollout, attempt) has its own stream.
     public func rollout(problems: [String]) throws -> [Rollout] {
+        let rollouts = try rollout(problems: problems[...], streamOffset: 0)
+        // Only a finished rollout uses up its streams: a stopped one is redone alike.
+        nextStream &+= UInt64(problems.count * config.samplesPerProblem * config.attempts)
+        return rollouts
+    }
+
+    /// Rollouts of `problems`, a slice of a step's problems: problem i of the
+    /// step draws the streams it would draw in one call over all of them.
+    private func rollout(problems: ArraySlice<String>, streamOffset: Int) throws -> [Rollout] {
         try config.validate()
         let loop = try RevisionLoop(model: policy, codec: codec, template: template, format: config.format)
         var params = GenerationParams(maxNewTokens: config.maxNewTokens, sampling: config.sampling)
-        params.firstStream = nextStream
-        let rollouts = try loop.run(problems: problems, samples: config.samplesPerProblem, attempts: config.attempts,
+        params.firstStream = nextStream &+ UInt64(streamOffset * config.samplesPerProblem * config.attempts)
+        var rollouts = try loop.run(problems: Array(problems), samples: config.samplesPerProblem, attempts: config.attempts,
                                     params: params, progress: progress)
-        // Only a finished rollout uses up its streams: a stopped one is redone alike.
-        nextStream &+= UInt64(problems.count * config.samplesPerProblem * config.attempts)
+        for i in rollouts.indices { rollouts[i].problem += streamOffset }
         return rollouts
     }
 
@@ -152,18 +171,38 @@ public final class SCoReTrainer: @unchecked Sendable {
         stats.stage = config.objective.stage
         stats.rollouts = rollouts.count
 
+        // Shards as the workers hold them: by problem, contiguous; each in micro-batches.
+        let workers = collective.size > 1 ? 1 : max(1, emulatedWorkers)
+        let problemCount = (rollouts.map(\.problem).max() ?? 0) + 1
+        let shardOf = { (problem: Int) in
+            (0..<workers).first { WorkerShare.range(of: problemCount, rank: $0, size: workers).contains(problem) } ?? 0
+        }
+        let members = (0..<workers).map { w in rollouts.indices.filter { shardOf(rollouts[$0].problem) == w } }
+
+        // Reference log-probs shard by shard: a batch's scores depend (in the
+        // last bits) on what else is in it, and a worker scores only its own.
         let objective = trainer.config.objective
         if objective.klEstimator == .k1 || objective.klEstimator == .k3 {
             let start = Trainer.now()
             try Progress.report(progress, "reference", 0, sequences.count)
-            let reference = try trainer.model.referenceLogProbs(sequences)
-            try Progress.report(progress, "reference", sequences.count, sequences.count)
-            for i in sequences.indices { sequences[i].referenceLogProbs = reference[i] }
+            var scored = 0
+            for indices in members where !indices.isEmpty {
+                let reference = try trainer.model.referenceLogProbs(indices.map { sequences[$0] })
+                for (k, i) in indices.enumerated() { sequences[i].referenceLogProbs = reference[k] }
+                scored += indices.count
+                try Progress.report(progress, "reference", scored, sequences.count)
+            }
             stats.referenceSeconds = Trainer.now() - start
         }
         let micro = config.microBatchSize
-        let batches = stride(from: 0, to: sequences.count, by: micro).map { Array(sequences[$0..<min($0 + micro, sequences.count)]) }
-        let (step, klValues) = try trainer.step(microBatches: batches, progress: progress)
+        let shards = members.map { indices in
+            stride(from: 0, to: indices.count, by: micro).map { start in
+                indices[start..<min(start + micro, indices.count)].map { sequences[$0] }
+            }
+        }
+        let (step, shardKL) = try trainer.step(shards: shards, progress: progress)
+        var klValues = [[Float]](repeating: [], count: rollouts.count)
+        for (k, i) in members.flatMap({ $0 }).enumerated() { klValues[i] = shardKL[k] }
         if case .lora = trainer.model.parameterSet { policy = try trainer.model.policyModel() }
         stepsTaken += 1
         nextStream = firstStreamOfStep
@@ -174,30 +213,52 @@ public final class SCoReTrainer: @unchecked Sendable {
         stats.learningRate = step.learningRate
         stats.skippedNonFinite = step.skippedNonFinite
         stats.updateSeconds = step.seconds
-        stats.rewardPerTurn = (0..<n).map { t in
-            mean(rewards.map { t < $0.count ? Double($0[t]) : 0 })
+        // Statistics are sums per shard, added in shard (rank) order, then divided.
+        var totals = [Double](repeating: 0, count: 5 + 3 * n)
+        for indices in members {
+            let part = statisticSums(indices, rollouts: rollouts, rewards: rewards, klValues: klValues)
+            for j in totals.indices { totals[j] += part[j] }
         }
-        stats.klPerTurn = (0..<n).map { t in
-            mean(rollouts.indices.map { i in
-                t < rollouts[i].attemptRanges.count ? rollouts[i].attemptRanges[t].reduce(0.0) { $0 + Double(klValues[i][$1]) } : 0
-            })
-        }
-        var groups: [Int: [Int]] = [:]
-        for (i, r) in rollouts.enumerated() { groups[r.problem, default: []].append(i) }
-        let shaped = rewards.map { TurnRewards.shaped(padded($0, n), stage: config.objective.stage, alpha: config.objective.alpha) }
-        stats.zeroSignalFraction = (0..<n).map { t in
-            let flat = groups.values.filter { members in
-                let turn = members.map { shaped[$0][t] }
-                return turn.allSatisfy { $0 == turn[0] }
-            }
-            return Double(flat.count) / Double(max(groups.count, 1))
-        }
-        let multi = rollouts.filter { $0.attempts.count >= 2 }
-        stats.answerChangeRate = mean(multi.map { r in
-            FinalAnswer.comparable(r.attempts[0].text) == FinalAnswer.comparable(r.attempts[r.attempts.count - 1].text) ? 0 : 1
-        })
-        stats.generatedTokens = rollouts.reduce(0) { $0 + $1.attempts.reduce(0) { $0 + $1.tokens.count } }
+        if collective.size > 1 { totals = try collective.sum(totals) }
+        let episodes = totals[0], problems = totals[2], multi = totals[3]
+        stats.rollouts = Int(episodes)
+        stats.generatedTokens = Int(totals[1])
+        stats.answerChangeRate = multi > 0 ? totals[4] / multi : 0
+        stats.rewardPerTurn = (0..<n).map { episodes > 0 ? totals[5 + $0] / episodes : 0 }
+        stats.klPerTurn = (0..<n).map { episodes > 0 ? totals[5 + n + $0] / episodes : 0 }
+        stats.zeroSignalFraction = (0..<n).map { totals[5 + 2 * n + $0] / max(problems, 1) }
         return stats
+    }
+
+    /// [episodes, generated tokens, problems, multi-attempt episodes, changed
+    /// answers, reward sum per turn, KL sum per turn, flat problems per turn]
+    /// over the rollouts `indices`.
+    private func statisticSums(_ indices: [Int], rollouts: [Rollout], rewards: [[Float]], klValues: [[Float]]) -> [Double] {
+        let n = config.attempts
+        var out = [Double](repeating: 0, count: 5 + 3 * n)
+        var groups: [Int: [Int]] = [:]
+        for i in indices {
+            let r = rollouts[i]
+            groups[r.problem, default: []].append(i)
+            out[0] += 1
+            out[1] += Double(r.attempts.reduce(0) { $0 + $1.tokens.count })
+            if r.attempts.count >= 2 {
+                out[3] += 1
+                if FinalAnswer.comparable(r.attempts[0].text) != FinalAnswer.comparable(r.attempts[r.attempts.count - 1].text) { out[4] += 1 }
+            }
+            for t in 0..<n {
+                out[5 + t] += t < rewards[i].count ? Double(rewards[i][t]) : 0
+                if t < r.attemptRanges.count { out[5 + n + t] += r.attemptRanges[t].reduce(0.0) { $0 + Double(klValues[i][$1]) } }
+            }
+        }
+        out[2] = Double(groups.count)
+        let shaped = Dictionary(uniqueKeysWithValues: indices.map {
+            ($0, TurnRewards.shaped(padded(rewards[$0], n), stage: config.objective.stage, alpha: config.objective.alpha))
+        })
+        for members in groups.values {
+            for t in 0..<n where members.allSatisfy({ shaped[$0]![t] == shaped[members[0]]![t] }) { out[5 + 2 * n + t] += 1 }
+        }
+        return out
     }
 
     /// Rollouts for `problems`, rewards from `reward`, one update.
@@ -219,7 +280,10 @@ public final class SCoReTrainer: @unchecked Sendable {
     }
 
     private func step(problems: [String], references: [String], reward: RewardFunction, started start: Double) throws -> SCoReStepStats {
-        let rollouts = try rollout(problems: problems)
+        // Under a collective, this worker's contiguous share of the problems.
+        let mine = collective.share(of: problems.count)
+        let rollouts = try rollout(problems: problems[mine], streamOffset: mine.lowerBound)
+        nextStream &+= UInt64(problems.count * config.samplesPerProblem * config.attempts)
         let rolloutSeconds = Trainer.now() - start
         let attemptCount = rollouts.reduce(0) { $0 + $1.attempts.count }
         var scored = 0

@@ -71,6 +71,9 @@ public final class Trainer: @unchecked Sendable {
     public internal(set) var rng: TrainingRNG
     /// Set when a micro-batch of the pending step had a non-finite loss.
     var pendingNonFinite = false
+    /// The workers this trainer is one of, each with a share of every batch
+    /// (`step(shards:)`); set before the first step.
+    public var collective: Collective = SingleProcess.shared
 
     public init(model base: Model, config: TrainerConfig) throws {
         try config.validate()
@@ -123,43 +126,88 @@ public final class Trainer: @unchecked Sendable {
     /// step before the optimiser runs: the weights stay as they were.
     public func step(microBatches: [[TrainingSequence]],
                      progress: ProgressHandler? = nil) throws -> (stats: StepStats, klValues: [[Float]]) {
+        try step(shards: [microBatches], progress: progress)
+    }
+
+    /// One optimiser step over a batch given as shards of micro-batches: the
+    /// gradient of each shard is the sum over its micro-batches, and the
+    /// shards' gradients are added in order, then summed with the other
+    /// workers' (`collective`, in rank order). A single process given the N
+    /// shards N workers would hold takes the same step bit for bit. Each
+    /// micro-batch's loss is weighted by its share of all sequences, on all
+    /// workers together.
+    public func step(shards: [[[TrainingSequence]]],
+                     progress: ProgressHandler? = nil) throws -> (stats: StepStats, klValues: [[Float]]) {
         guard pendingMicroBatches == 0 else {
             throw ScoreError.invalidArgument("\(pendingMicroBatches) micro-batches are pending an optimiser step")
         }
-        let parts = microBatches.filter { !$0.isEmpty }
-        let total = parts.reduce(0) { $0 + $1.count }
+        let groups = shards.map { $0.filter { !$0.isEmpty } }
+        let parts = groups.flatMap { $0 }
+        let local = parts.reduce(0) { $0 + $1.count }
+        let total = collective.size > 1 ? Int(try collective.sum([Double(local)])[0]) : local
         guard total > 0 else { throw ScoreError.invalidArgument("the batch is empty") }
         let start = Self.now()
-        model.zeroGradients()
+        let n = model.layout.count
+        let sum = groups.count > 1 ? FloatBuffer(count: n) : nil
         var stats = StepStats()
         var klValues: [[Float]] = []
-        var targetCount = 0
-        for (k, part) in parts.enumerated() {
-            let share = Float(part.count) / Float(total)
-            let eval: TrainableModel.Evaluation
-            do {
-                try Progress.report(progress, "update", k, parts.count)
-                eval = try model.accumulate(part, objective: config.objective, scale: share)
-            } catch {
-                model.zeroGradients()
-                pendingNonFinite = false
-                throw error
+        var targetCount = 0, done = 0
+        for group in groups {
+            model.zeroGradients()
+            // Loss terms are summed per shard, then shards in order, as the workers' are.
+            var shardLoss = 0.0, shardPolicy = 0.0, shardKL = 0.0
+            defer {
+                stats.loss += shardLoss
+                stats.policyLoss += shardPolicy
+                stats.kl += shardKL
             }
-            stats.loss += eval.loss * Double(share)
-            stats.policyLoss += eval.policyLoss * Double(share)
-            stats.kl += eval.kl * Double(share)
-            targetCount += eval.targetTokens
-            stats.tokens += part.reduce(0) { $0 + $1.tokens.count }
-            stats.logProbs += eval.logProbs
-            klValues += eval.klValues
-            if !eval.loss.isFinite { pendingNonFinite = true }
+            for part in group {
+                let share = Float(part.count) / Float(total)
+                let eval: TrainableModel.Evaluation
+                do {
+                    try Progress.report(progress, "update", done, parts.count)
+                    eval = try model.accumulate(part, objective: config.objective, scale: share)
+                } catch {
+                    model.zeroGradients()
+                    pendingNonFinite = false
+                    throw error
+                }
+                done += 1
+                shardLoss += eval.loss * Double(share)
+                shardPolicy += eval.policyLoss * Double(share)
+                shardKL += eval.kl * Double(share)
+                targetCount += eval.targetTokens
+                stats.tokens += part.reduce(0) { $0 + $1.tokens.count }
+                stats.logProbs += eval.logProbs
+                klValues += eval.klValues
+                if !eval.loss.isFinite { pendingNonFinite = true }
+            }
+            if let sum { for i in 0..<n { sum.pointer[i] += model.grads.pointer[i] } }
         }
+        if let sum { model.grads.pointer.update(from: sum.pointer, count: n) }
         stats.targetTokens = targetCount
+        try reduceAcrossWorkers(&stats)
         stats.learningRate = learningRate
         applyOptimizer(&stats)
         stats.step = completedSteps
         stats.seconds = Self.now() - start
         return (stats, klValues)
+    }
+
+    /// Sums the gradients, the loss terms and token counts, and whether any
+    /// worker saw a non-finite loss, over the workers: every worker then
+    /// clips and steps identically.
+    private func reduceAcrossWorkers(_ stats: inout StepStats) throws {
+        guard collective.size > 1 else { return }
+        try collective.sum(UnsafeMutableBufferPointer(start: model.grads.pointer, count: model.layout.count))
+        let totals = try collective.sum([stats.loss, stats.policyLoss, stats.kl, Double(stats.tokens),
+                                         Double(stats.targetTokens), pendingNonFinite ? 1 : 0])
+        stats.loss = totals[0]
+        stats.policyLoss = totals[1]
+        stats.kl = totals[2]
+        stats.tokens = Int(totals[3])
+        stats.targetTokens = Int(totals[4])
+        pendingNonFinite = totals[5] > 0
     }
 
     private func applyOptimizer(_ stats: inout StepStats) {
