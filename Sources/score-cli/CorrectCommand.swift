@@ -72,7 +72,7 @@ enum CorrectCommand {
                     ("attempts", .array(r.attempts.map { a in
                         JSON.object([("text", .string(a.text)),
                                      ("tokens", .array(a.tokens.map { .int(Int64($0)) })),
-                                     ("logprobs", .array(a.logProbs.map { .double(Double($0)) })),
+                                     ("logprobs", .array(a.logProbs.map { JSON.number($0) })),
                                      ("finish_reason", .string("\(a.finishReason)"))])
                     })),
                 ]

@@ -21,6 +21,7 @@ enum GenerateCommand {
       --seed S                default 0
       --samples N             N samples of the prompt in one batch (default 1)
       --json                  one JSON object per sample at the end instead of streaming
+                              (a log-prob that is NaN or infinite is written as null)
     """
 
     static let valueOptions: Set<String> = ["ids", "max-new-tokens", "temperature", "top-k", "top-p", "min-p",
@@ -82,7 +83,8 @@ enum GenerateCommand {
         if let d = detokenizer, !json { printOut(try d.finish()) }
         if json {
             for r in results {
-                print("{\"tokens\": \(r.tokens), \"logprobs\": \(r.logProbs), \"finish_reason\": \"\(r.finishReason)\"}")
+                try printJSON([("tokens", jsonInts(r.tokens)), ("logprobs", jsonNumbers(r.logProbs)),
+                               ("finish_reason", .string("\(r.finishReason)"))])
             }
         } else {
             printOut("\n")

@@ -6,7 +6,8 @@ enum LogprobsCommand {
 
     Prints log p(token_i | tokens before it) for every token after the first,
     and their sum. --text is tokenized with DIR/tokenizer.json, special tokens
-    (BOS) added and special-token text in it read as plain text.
+    (BOS) added and special-token text in it read as plain text. With --json,
+    a log-prob that is NaN or infinite is written as null.
     """
 
     static func run(_ args: Arguments) throws {
@@ -24,7 +25,7 @@ enum LogprobsCommand {
         let lp = try model.logProbs(tokens: ids)
         let total = lp.reduce(0, +)
         if args.flags.contains("json") {
-            print("{\"ids\": \(ids), \"logprobs\": \(lp), \"sum\": \(total)}")
+            try printJSON([("ids", jsonInts(ids)), ("logprobs", jsonNumbers(lp)), ("sum", JSON.number(total))])
             return
         }
         print("position  token  logprob")

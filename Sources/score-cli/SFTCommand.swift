@@ -135,7 +135,12 @@ enum SFTCommand {
                 seconds += s.seconds
                 guard s.optimizerStepped || s.skippedNonFinite else { continue }
                 let mean = losses.reduce(0, +) / Double(losses.count), kl = kls.reduce(0, +) / Double(kls.count)
-                let line = "{\"step\": \(trainer.completedSteps), \"loss\": \(mean), \"kl\": \(kl), \"grad_norm\": \(s.gradNorm.isFinite ? "\(s.gradNorm)" : "null"), \"lr\": \(s.learningRate), \"tokens\": \(tokens), \"tokens_per_second\": \(seconds > 0 ? Double(tokens) / seconds : 0), \"skipped\": \(s.skippedNonFinite), \"elapsed\": \(now() - started)}\n"
+                let line = try JSON.object([
+                    ("step", jsonInt(trainer.completedSteps)), ("loss", JSON.number(mean)), ("kl", JSON.number(kl)),
+                    ("grad_norm", JSON.number(s.gradNorm)), ("lr", JSON.number(s.learningRate)), ("tokens", jsonInt(tokens)),
+                    ("tokens_per_second", JSON.number(seconds > 0 ? Double(tokens) / seconds : 0)),
+                    ("skipped", .bool(s.skippedNonFinite)), ("elapsed", JSON.number(now() - started)),
+                ]).serializedLine() + "\n"
                 fputs(line, metrics)
                 fflush(metrics)
                 progress(step: trainer.completedSteps + trainer.skippedSteps, of: totalSteps, loss: mean, lr: s.learningRate,

@@ -264,5 +264,40 @@ for d in sft stage1 stage2 single-turn; do [ -f "$tmp/demo/$d/model.safetensors"
 expect_error 2 "--task must be pairs or carry" demo --task algebra
 expect_error 2 "unknown ablation 'bogus'" demo --ablations bogus
 
+# --- hostile input ---
+# Every JSON the CLI prints is valid: a model whose weights are NaN gives NaN
+# log-probs, which --json writes as null (never `nan`).
+mkdir "$tmp/nanmodel" && cp "$models/qwen2"/config.json "$models/qwen2"/model.safetensors "$tmp/nanmodel/"
+python3 - "$tmp/nanmodel/model.safetensors" <<'PY'
+import json, struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+e = json.loads(data[8:8 + n])["model.norm.weight"]
+b, end = e["data_offsets"]
+data[8 + n + b:8 + n + end] = struct.pack("<f", float("nan")) * ((end - b) // 4)
+open(path, "wb").write(data)
+PY
+valid_json() {  # valid_json what file: every line of file parses as strict JSON
+    python3 -c '
+import json, sys
+def reject(c): raise ValueError("non-finite number " + c)
+for line in open(sys.argv[1]):
+    json.loads(line, parse_constant=reject)
+' "$2" || { echo "FAIL: $1 printed invalid JSON: $(head -c 300 "$2")"; failures=$((failures+1)); }
+}
+"$cli" generate "$tmp/nanmodel" --ids 1,2,3 --max-new-tokens 3 --json >"$tmp/nan.json" 2>&1 || { echo "FAIL: generate on a NaN model exited non-zero"; failures=$((failures+1)); }
+valid_json "generate --json (NaN log-probs)" "$tmp/nan.json"
+grep -q '"logprobs": \[null, null, null\]' "$tmp/nan.json" || { echo "FAIL: NaN log-probs are not null: $(cat "$tmp/nan.json")"; failures=$((failures+1)); }
+"$cli" logprobs "$tmp/nanmodel" --ids 1,2,3 --json >"$tmp/nanlp.json" 2>&1 || { echo "FAIL: logprobs on a NaN model exited non-zero"; failures=$((failures+1)); }
+valid_json "logprobs --json (NaN)" "$tmp/nanlp.json"
+for args in "info $models/qwen2 --json" "info --system --json" "logprobs $models/qwen2 --ids 1,5,9 --json" \
+            "bench $models/qwen2 --tokens 4 --repeat 1 --json" "bench-gemm --size 16 --repeat 1 --json" \
+            "bench-matmul --rows 2 --n 20 --k 33 --repeat 1 --json"; do
+    # shellcheck disable=SC2086
+    "$cli" $args >"$tmp/any.json" 2>/dev/null || { echo "FAIL: score-cli $args exited non-zero"; failures=$((failures+1)); }
+    valid_json "score-cli $args" "$tmp/any.json"
+done
+
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"
