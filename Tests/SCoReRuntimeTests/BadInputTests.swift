@@ -202,6 +202,97 @@ import SCoReRuntime
         #expect(e?.statusCode == 2 && e!.message.contains("model-00002-of-00005.safetensors"))
     }
 
+    /// The raw header text and data region of a fixture's model.safetensors.
+    func headerAndData(_ dir: TempDir) -> (String, [UInt8]) {
+        let bytes = dir.read("model.safetensors")
+        var n = 0
+        for i in 0..<8 { n |= Int(bytes[i]) << (8 * i) }
+        return (String(decoding: bytes[8..<(8 + n)], as: UTF8.self), Array(bytes[(8 + n)...]))
+    }
+
+    /// A header length one byte short shifts every tensor by a byte: with
+    /// the header ending in '}' the JSON is cut, with padding spaces (as the
+    /// reference writer adds) the data region is one byte longer than the
+    /// tensors. Either way a load error, never shifted weights.
+    @Test(arguments: ["", "   "])
+    func headerLengthOneByteShort(padding: String) throws {
+        let dir = TempDir()
+        dir.copyModel("llama-gqa")
+        let (header, data) = headerAndData(dir)
+        let padded = String(header.reversed().drop(while: { $0 == " " }).reversed()) + padding
+        var bytes = safetensors(header: padded, data: data)
+        var n = UInt64(padded.utf8.count - 1)  // one byte short
+        for i in 0..<8 { bytes[i] = UInt8(n & 0xFF); n >>= 8 }
+        dir.write("model.safetensors", bytes)
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("model.safetensors"), "\(String(describing: e))")
+        #expect(e?.message.contains(padding.isEmpty ? "invalid JSON" : "1 bytes after the last tensor") == true, "\(String(describing: e))")
+    }
+
+    @Test func bytesAfterTheLastTensor() throws {
+        let dir = TempDir()
+        dir.copyModel("llama-gqa")
+        dir.write("model.safetensors", dir.read("model.safetensors") + [0, 0, 0, 0])
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("4 bytes after the last tensor"), "\(String(describing: e))")
+    }
+
+    @Test func gapBeforeTheFirstTensor() throws {
+        // Every offset moved by 4 bytes over 4 unused bytes at the start.
+        let dir = TempDir()
+        dir.copyModel("llama-gqa")
+        let (header, data) = headerAndData(dir)
+        let file = try SafetensorsFile(path: dir.file("model.safetensors"), mapped: false)
+        let dataStart = 8 + header.utf8.count
+        var shifted = header
+        for e in file.entries.values {
+            let old = entryText(header, e.name)
+            let (b, end) = (e.byteRange.lowerBound - dataStart, e.byteRange.upperBound - dataStart)
+            shifted = shifted.replacing(old, with: old.replacing("[\(b),\(end)]", with: "[\(b + 4),\(end + 4)]"))
+        }
+        dir.write("model.safetensors", safetensors(header: shifted, data: [1, 2, 3, 4] + data))
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("gap of 4 bytes at the start"), "\(String(describing: e))")
+    }
+
+    @Test func duplicateTensorName() throws {
+        // The same name twice; the reference refuses it, the last must not silently win.
+        let dir = try modelWithHeader { header, _ in
+            let norm = entryText(header, "model.norm.weight")
+            return "{" + norm + "," + header.dropFirst()
+        }
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("duplicate key 'model.norm.weight'"), "\(String(describing: e))")
+    }
+
+    @Test func headerMustStartWithABrace() throws {
+        let dir = try modelWithHeader { header, _ in " " + header.dropLast() }
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("does not start with '{'"), "\(String(describing: e))")
+    }
+
+    @Test func shardIndexThatDisagreesWithTheShards() throws {
+        let index = "model.safetensors.index.json"
+        let original = String(decoding: try Files.readAll(Fixtures.model("llama-sharded-f16") + "/" + index), as: UTF8.self)
+        let line = "\"lm_head.weight\": \"model-00005-of-00005.safetensors\","
+        #expect(original.contains(line))
+        // A tensor listed twice.
+        let twice = TempDir()
+        twice.copyModel("llama-sharded-f16")
+        twice.write(index, original.replacing(line, with: line + "\n" + line.replacing("00005-of", with: "00001-of")))
+        let e1 = loadError(twice.path)
+        #expect(e1?.statusCode == 3 && e1!.message.contains("duplicate key 'lm_head.weight'"), "\(String(describing: e1))")
+        // A tensor a shard holds that the index does not list.
+        let down = "\"model.layers.0.mlp.down_proj.weight\": \"model-00002-of-00005.safetensors\","
+        #expect(original.contains(down))
+        let unlisted = TempDir()
+        unlisted.copyModel("llama-sharded-f16")
+        unlisted.write(index, original.replacing(down, with: ""))
+        let e2 = loadError(unlisted.path)
+        #expect(e2?.statusCode == 3 && e2!.message.contains("holds tensor 'model.layers.0.mlp.down_proj.weight'") && e2!.message.contains("does not list it"),
+                "\(String(describing: e2))")
+    }
+
     @Test func tokensOutsideVocabularyOrContext() throws {
         let model = try Model.load(directory: Fixtures.model("qwen2"))
         for bad: [Int32] in [[1, 128], [-1, 5], []] {

@@ -82,9 +82,9 @@ public enum Files {
         return Array(file.bytes)
     }
 
-    public static func readJSON(_ path: String) throws -> JSON {
+    public static func readJSON(_ path: String, rejectingDuplicateKeys: Bool = false) throws -> JSON {
         let bytes = try readAll(path, limit: 512 << 20)
-        return try JSON.parse(bytes, context: path)
+        return try JSON.parse(bytes, context: path, rejectingDuplicateKeys: rejectingDuplicateKeys)
     }
 
     public static func join(_ dir: String, _ name: String) -> String {
