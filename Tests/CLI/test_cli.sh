@@ -299,5 +299,15 @@ for args in "info $models/qwen2 --json" "info --system --json" "logprobs $models
     valid_json "score-cli $args" "$tmp/any.json"
 done
 
+# A FIFO instead of a model file: an error, not a process blocked in open().
+mkdir "$tmp/fifo" && cp "$models/qwen2"/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
+for cmd in info logprobs generate; do
+    extra=(); [ $cmd != info ] && extra=(--ids 1,2,3)
+    timeout 20 "$cli" $cmd "$tmp/fifo" "${extra[@]}" >/dev/null 2>"$tmp/err"; got=$?
+    if [ $got -ne 1 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "^score-cli: error: .*FIFO" "$tmp/err"; then
+        echo "FAIL: score-cli $cmd on a FIFO: exit $got, $(cat "$tmp/err")"; failures=$((failures+1))
+    fi
+done
+
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"

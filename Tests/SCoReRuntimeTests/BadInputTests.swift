@@ -93,6 +93,20 @@ import SCoReRuntime
         #expect(e?.statusCode == 3 && e!.message.contains("model.safetensors") && e!.message.contains("run past the end"))
     }
 
+    /// A FIFO in place of a model file used to block `open` forever (no
+    /// writer ever comes); now every reader refuses non-regular files.
+    @Test(arguments: ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"])
+    func fifoInsteadOfAFile(name: String) throws {
+        let dir = TempDir()
+        dir.copyModel("qwen2-chat")
+        unlink(dir.file(name))
+        #expect(mkfifo(dir.file(name), 0o644) == 0)
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 2 && e!.message.contains(name) && e!.message.contains("FIFO"), "\(String(describing: e))")
+        #expect(throws: ScoreError.self) { try Files.readAll(dir.file(name)) }
+        #expect(throws: ScoreError.self) { try MappedFile(path: "/dev/null") }
+    }
+
     @Test func tinyFile() {
         let dir = TempDir()
         dir.copyModel("llama-gqa")
