@@ -125,7 +125,8 @@ typedef void (*score_log_fn)(int32_t level, const char *line, void *user_data);
 void score_set_log_callback(score_log_fn fn, void *user_data);
 
 /* Number of threads used by matrix products and kernels (0 = all cores).
- * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0.
+ * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0 and for more
+ * than max(256, 4 x the number of cores).
  * score_get_n_threads reports the resolved count (never 0). */
 score_status score_set_n_threads(int32_t n_threads);
 int32_t score_get_n_threads(void);
@@ -546,7 +547,8 @@ typedef struct score_trainer_params {
     float kl_coefficient;      /* beta >= 0; default 0 */
     int32_t aggregation;       /* SCORE_AGGREGATE_*; default TOKEN_MEAN */
     bool activation_checkpointing; /* recompute activations per layer; default false */
-    int32_t n_threads;         /* > 0: set the process-wide thread count (as score_set_n_threads); 0 = leave it */
+    int32_t n_threads;         /* > 0: set the process-wide thread count (as score_set_n_threads,
+                                  at most max(256, 4 x cores)); 0 = leave it */
     uint64_t seed;             /* LoRA initialisation and RNG; default 0 */
 } score_trainer_params;
 

@@ -86,8 +86,10 @@ func printError(_ message: String) {
             return 0
         }
         if let t = parsed.options["threads"] {
-            guard let n = Int(t), n >= 0 else { throw UsageError("--threads must be a non-negative integer") }
-            ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : n)
+            guard let n = Int(t), n >= 0, n <= ThreadPool.maxThreads else {
+                throw UsageError("--threads must be an integer in 0...\(ThreadPool.maxThreads) (0 = all cores), got '\(t)'")
+            }
+            try ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : n)
         }
         try command.run(parsed)
         return 0

@@ -70,6 +70,10 @@ static void test_library(void) {
     CHECK(score_sizeof(999) == 0);
     CHECK_ERR(score_set_n_threads(-2), SCORE_ERR_INVALID_ARGUMENT, "negative");
     CHECK(score_set_n_threads(1) == SCORE_OK && score_get_n_threads() == 1);
+    /* No upper bound used to mean 20000 threads and a GB of stacks. */
+    CHECK_ERR(score_set_n_threads(20000), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    CHECK_ERR(score_set_n_threads(INT32_MAX), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    CHECK(score_get_n_threads() == 1);
     CHECK(score_set_n_threads(0) == SCORE_OK && score_get_n_threads() >= 1);
     score_model_free(NULL); /* no-op */
 }
@@ -438,6 +442,13 @@ static void test_score_rl_create_errors(score_model *m, score_model *plain) {
     CHECK_ERR(score_rl_trainer_new(NULL, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
     CHECK_ERR(score_rl_trainer_new(m, &p, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
     CHECK_ERR(score_rl_trainer_new(plain, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
+    score_trainer_params many = score_rl_training_params_default();
+    many.n_threads = 20000;
+    p.training = &many;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    score_trainer *ft = NULL;
+    CHECK_ERR(score_trainer_new(m, &many, &ft), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    p.training = NULL;
     p.samples_per_problem = 1; /* no leave-one-out baseline from one sample */
     CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "samples per problem must be ≥ 2");
     p = score_rl_params_default();

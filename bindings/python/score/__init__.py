@@ -171,7 +171,8 @@ def abi_version() -> int:
 
 
 def set_n_threads(n: int) -> None:
-    """Threads used by matrix products and kernels (0 = all cores).
+    """Threads used by matrix products and kernels (0 = all cores, at most
+    max(256, 4 x cores); more raises ScoreError INVALID_ARGUMENT).
     Process-wide; call before starting work on other threads."""
     _check(_lib.score_set_n_threads(_check_int32(n, "n_threads")))
 

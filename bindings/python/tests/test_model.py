@@ -195,6 +195,10 @@ def test_threads():
             score.set_n_threads(-1)
         assert_score_error(ei, score.ERR_INVALID_ARGUMENT, "negative")
         assert score.get_n_threads() == 1
+        with pytest.raises(score.ScoreError) as ei:
+            score.set_n_threads(20000)  # used to start 20000 threads (977 MB)
+        assert_score_error(ei, score.ERR_INVALID_ARGUMENT, "out of range 1...")
+        assert score.get_n_threads() == 1
         with pytest.raises(ValueError):
             score.set_n_threads(2**32 + 1)  # would silently wrap to 1 in C
         score.set_n_threads(0)  # all cores
