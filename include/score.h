@@ -404,11 +404,12 @@ enum {
 typedef struct score_generate_params {
     uint32_t struct_size;      /* sizeof(score_generate_params) */
     int32_t max_new_tokens;    /* >= 0; default 128 */
-    float temperature;         /* 0 = greedy; default 1 */
+    float temperature;         /* 0 = greedy, else >= 1e-5 (smaller values, e.g.
+                                  subnormals, are SCORE_ERR_INVALID_ARGUMENT); default 1 */
     int32_t top_k;             /* 0 = off */
     float top_p;               /* (0, 1]; 1 = off */
     float min_p;               /* [0, 1]; 0 = off */
-    float repetition_penalty;  /* > 0; 1 = off */
+    float repetition_penalty;  /* in [0.01, 100]; 1 = off */
     /* Stop ids replacing the model's EOS ids when stop_ids != NULL
      * (n_stop_ids may then be 0: no stop token at all). */
     const int32_t *stop_ids;

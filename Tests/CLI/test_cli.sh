@@ -40,6 +40,8 @@ expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 -
 expect_ok "^sample 2: " generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 5 --samples 3 --seed 7
 expect_error 1 "top_p" generate "$models/qwen2" --ids 1,2 --top-p 0
 expect_error 2 "--temperature must be a number" generate "$models/qwen2" --ids 1,2 --temperature abc
+expect_error 1 "temperature .* too small" generate "$models/qwen2" --ids 1,2 --temperature 1e-40
+expect_error 1 "repetition_penalty .* must be in" generate "$models/qwen2" --ids 1,2 --repetition-penalty 1e-45
 expect_ok "finish: " generate "$models/qwen2-chat" "Hello there" --max-new-tokens 6 --temperature 0
 expect_ok "finish: " generate "$models/qwen2-chat" "What is 2+2?" --chat --max-new-tokens 6
 expect_error 1 "no tokenizer.json" generate "$models/qwen2" "text prompt"

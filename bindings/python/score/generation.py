@@ -157,7 +157,11 @@ class Session:
         stop_strings: Optional[Sequence[str]] = None,
         on_token: Optional[TokenCallback] = None,
     ) -> List[Generation]:
-        """Continues every prompt (a list of token-id lists) in one batch."""
+        """Continues every prompt (a list of token-id lists) in one batch.
+
+        ``temperature`` is 0 (greedy) or at least 1e-5; ``repetition_penalty``
+        is in [0.01, 100] (1 = off). Values outside raise ScoreError
+        (INVALID_ARGUMENT) rather than giving NaN log-probs."""
         from . import ScoreError, _as_int32_array, _check, _check_int32
 
         if self._handle is None:
@@ -306,12 +310,25 @@ def _gen_params(max_new_tokens: int, temperature: float, top_k: int, top_p: floa
 
     gp = score_generate_params_default()
     gp.max_new_tokens = _check_int32(max_new_tokens, "max_new_tokens")
-    gp.temperature = float(temperature)
+    gp.temperature = _check_float32(temperature, "temperature")
     gp.top_k = _check_int32(top_k, "top_k")
-    gp.top_p = float(top_p)
-    gp.min_p = float(min_p)
-    gp.repetition_penalty = float(repetition_penalty)
+    gp.top_p = _check_float32(top_p, "top_p")
+    gp.min_p = _check_float32(min_p, "min_p")
+    gp.repetition_penalty = _check_float32(repetition_penalty, "repetition_penalty")
     return gp
+
+
+def _check_float32(value: Any, what: str) -> float:
+    """A float parameter as C will see it. A non-zero value that rounds to
+    0 as a 32-bit float (temperature=1e-50 would silently become greedy) is
+    rejected here; the library checks the ranges (e.g. temperature 0 or
+    >= 1e-5, repetition_penalty in [0.01, 100])."""
+    from . import ScoreValueError
+
+    v = float(value)
+    if v != 0 and ctypes.c_float(v).value == 0:
+        raise ScoreValueError(f"{what} {v!r} is not representable as a 32-bit float (it rounds to 0)")
+    return v
 
 
 def _self_correct(session: "Session", problems: Sequence[str], *, samples: int = 1, attempts: int = 2,

@@ -65,12 +65,27 @@ def test_stop_ids_and_zero_tokens():
     ({"top_p": 0}, "top_p"),
     ({"top_p": 1.2}, "top_p"),
     ({"max_new_tokens": -3}, "max_new_tokens"),
+    # Underflowing values used to give token 0 and NaN log-probs silently.
+    ({"temperature": 1e-40}, "temperature"),
+    ({"temperature": 1e-50}, "temperature"),  # rounds to 0.0f: not silently greedy
+    ({"repetition_penalty": 1e-45}, "repetition_penalty"),
+    ({"repetition_penalty": 1e6}, "repetition_penalty"),
 ])
 def test_bad_options(options, fragment):
     with score.Model.load(MODELS / "qwen2") as model:
         with pytest.raises(score.ScoreError) as e:
             model.generate([1, 2], **options)
         assert e.value.status == 1 and fragment in str(e.value)
+
+
+def test_extreme_accepted_sampling_parameters_give_finite_logprobs():
+    import math
+    with score.Model.load(MODELS / "qwen2") as model, score.Session(model, seed=1) as s:
+        for options in ({"temperature": 1e-5}, {"temperature": 1e-5, "top_k": 5},
+                        {"repetition_penalty": 0.01}, {"repetition_penalty": 100, "top_p": 0.5},
+                        {"temperature": 1e-5, "repetition_penalty": 0.01, "min_p": 0.1}):
+            for g in s.generate([[1, 2, 3, 2, 3]] * 2, max_new_tokens=6, stop_ids=[], **options):
+                assert len(g.logprobs) == 6 and all(math.isfinite(v) and v <= 0 for v in g.logprobs), (options, g)
 
 
 def test_bad_prompts():
