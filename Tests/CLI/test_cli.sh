@@ -303,6 +303,12 @@ for args in "info $models/qwen2 --json" "info --system --json" "logprobs $models
     valid_json "score-cli $args" "$tmp/any.json"
 done
 
+# A token id of 2^31 - 1 in tokenizer.json used to abort (a 32 GB allocation).
+mkdir "$tmp/bigid" && cp "$models/qwen2-chat"/* "$tmp/bigid/"
+sed -i 's/"!": 0,/"!": 2147483647,/' "$tmp/bigid/tokenizer.json"
+expect_error 1 "tokenizer.json.*2147483647" info "$tmp/bigid"
+expect_error 1 "tokenizer.json.*2147483647" generate "$tmp/bigid" --ids 1,2
+
 # A FIFO instead of a model file: an error, not a process blocked in open().
 mkdir "$tmp/fifo" && cp "$models/qwen2"/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
 for cmd in info logprobs generate; do

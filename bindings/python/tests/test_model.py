@@ -453,6 +453,21 @@ def test_load_truncated_safetensors(tmp_path, qwen2, keep):
     assert_alive(qwen2)
 
 
+@pytest.mark.parametrize("token_id", [2**31 - 1, 2**28])
+def test_load_tokenizer_with_absurd_token_id(tmp_path, qwen2, token_id):
+    # 2**31 - 1 used to abort the process ("failed to allocate 34359738400
+    # bytes"), 2**28 took 20 s and 4.2 GB.
+    for f in (FIXTURES / "qwen2-chat").iterdir():
+        shutil.copyfile(f, tmp_path / f.name)
+    text = (tmp_path / "tokenizer.json").read_text()
+    assert '"!": 0,' in text
+    (tmp_path / "tokenizer.json").write_text(text.replace('"!": 0,', f'"!": {token_id},'))
+    with pytest.raises(score.ScoreError) as ei:
+        score.Model.load(tmp_path)
+    assert_score_error(ei, score.ERR_FORMAT, "tokenizer.json", str(token_id))
+    assert_alive(qwen2)
+
+
 @pytest.mark.parametrize("bad", [128, -1, 1_000_000])
 def test_token_outside_vocabulary(qwen2, bad):
     for call in (qwen2.logprobs, qwen2.last_logits):
