@@ -353,7 +353,11 @@ static void test_rollouts(void) {
     CHECK_ERR(score_rollout_run(ps, problems, 1, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
     rp.samples = 0;
     CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "samples");
+    rp.samples = INT32_MAX; /* used to grow memory until SIGSEGV */
+    CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "samples per problem 2147483647 is out of range");
     rp.samples = 1;
+    rp.attempts = INT32_MAX;
+    CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "attempts");
     rp.attempts = 0;
     CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "attempts");
     CHECK_ERR(score_rollout_run(s, problems, 0, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "n_problems is 0");

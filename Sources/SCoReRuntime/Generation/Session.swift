@@ -39,6 +39,7 @@ extension Session {
     /// the turns.
     public func selfCorrect(problems: [String], samples: Int, attempts: Int, format: RevisionFormat,
                             params: GenerationParams) throws -> [Rollout] {
+        try RevisionLoop.validate(problems: problems.count, samples: samples, attempts: attempts)
         guard let tokenizer = model.tokenizer else {
             throw ScoreError.invalidArgument("\(model.directory) has no tokenizer.json; the revise loop works on text")
         }

@@ -124,6 +124,11 @@ def test_self_correct_errors():
     with score.Model.load(MODELS / "qwen2-chat") as model:
         with pytest.raises(score.ScoreError, match="samples"):
             model.self_correct(["x"], samples=0)
+        # Used to grow memory until SIGSEGV; now refused before any work.
+        with pytest.raises(score.ScoreError, match="samples per problem 2147483647 is out of range"):
+            model.self_correct(["x"], samples=2**31 - 1)
+        with pytest.raises(score.ScoreError, match="sequences in one call"):
+            model.self_correct(["x"] * 300, samples=4096)
         with pytest.raises(score.ScoreError, match="n_problems"):
             model.self_correct([])
         with pytest.raises(TypeError):
