@@ -102,10 +102,24 @@ enum GenerateCommand {
 }
 
 func printErr(_ line: String) {
-    let text = line + "\n"
-    _ = text.withCString { write(2, $0, strlen($0)) }
+    writeAll(2, line + "\n")
 }
 
 func printOut(_ text: String) {
-    _ = text.withCString { write(1, $0, strlen($0)) }
+    writeAll(1, text)
+}
+
+/// Writes every UTF-8 byte of `text` (by its length, not up to a NUL: a
+/// generated NUL character must not cut the output short).
+func writeAll(_ fd: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            done += n
+        }
+    }
 }

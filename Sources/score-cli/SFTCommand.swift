@@ -163,7 +163,7 @@ enum SFTCommand {
     }
 
     static func writeStderr(_ text: String) {
-        _ = text.withCString { write(2, $0, strlen($0)) }
+        writeAll(2, text)
     }
 
     static func now() -> Double {

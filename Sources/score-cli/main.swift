@@ -57,7 +57,7 @@ let commands: [Command] = [
 
 func printError(_ message: String) {
     let line = "score-cli: error: " + message.split(separator: "\n").joined(separator: " ") + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    writeAll(2, line)
 }
 
 @MainActor func main() -> Int32 {

@@ -309,6 +309,12 @@ sed -i 's/"!": 0,/"!": 2147483647,/' "$tmp/bigid/tokenizer.json"
 expect_error 1 "tokenizer.json.*2147483647" info "$tmp/bigid"
 expect_error 1 "tokenizer.json.*2147483647" generate "$tmp/bigid" --ids 1,2
 
+# A NUL inside a problem is part of the text (JSON escapes it on the way
+# out), never where the problem silently ends.
+printf '{"problem": "What is 2 + 3?\\u0000 And 7 + 8?", "answer": "5"}\n' >"$tmp/nul.jsonl"
+expect_ok "problems" correct "$models/qwen2-chat" --in "$tmp/nul.jsonl" --out "$tmp/nul-out.jsonl" --max-new-tokens 2
+grep -qF '"problem":"What is 2 + 3?\u0000 And 7 + 8?"' "$tmp/nul-out.jsonl" || { echo "FAIL: NUL problem came back as: $(cat "$tmp/nul-out.jsonl")"; failures=$((failures+1)); }
+
 # A FIFO instead of a model file: an error, not a process blocked in open().
 mkdir "$tmp/fifo" && cp "$models/qwen2"/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
 for cmd in info logprobs generate; do

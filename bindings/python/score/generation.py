@@ -179,7 +179,7 @@ class Session:
             gp.n_stop_ids = len(stop_ids)
 
         if stop_strings:
-            encoded_stops = [t.encode("utf-8") for t in stop_strings]
+            encoded_stops = [_c_text(t, f"stop_strings[{i}]") for i, t in enumerate(stop_strings)]
             stop_array = (ctypes.c_char_p * len(encoded_stops))(*encoded_stops)
             gp.stop_strings = ctypes.cast(stop_array, ctypes.POINTER(ctypes.c_char_p))
             gp.n_stop_strings = len(encoded_stops)
@@ -318,6 +318,23 @@ def _gen_params(max_new_tokens: int, temperature: float, top_k: int, top_p: floa
     return gp
 
 
+def _c_text(value: Any, what: str) -> bytes:
+    """UTF-8 bytes for a NUL-terminated C string. A NUL inside would cut the
+    text short in C without a word, so it raises ScoreValueError (a
+    ValueError) instead."""
+    from . import ScoreValueError
+
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+    elif isinstance(value, bytes):
+        data = value
+    else:
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    if b"\0" in data:
+        raise ScoreValueError(f"{what} contains a NUL character")
+    return data
+
+
 def _check_float32(value: Any, what: str) -> float:
     """A float parameter as C will see it. A non-zero value that rounds to
     0 as a 32-bit float (temperature=1e-50 would silently become greedy) is
@@ -342,9 +359,9 @@ def _self_correct(session: "Session", problems: Sequence[str], *, samples: int =
         raise ScoreError(_lib.SCORE_ERR_INVALID_ARGUMENT, "session is closed")
     if isinstance(problems, str):
         raise TypeError("problems must be a list of strings, not one string")
-    encoded = [p.encode("utf-8") if isinstance(p, str) else p for p in problems]
-    if not all(isinstance(p, bytes) for p in encoded):
+    if not all(isinstance(p, (str, bytes)) for p in problems):
         raise TypeError("problems must be strings")
+    encoded = [_c_text(p, f"problems[{i}]") for i, p in enumerate(problems)]
     array = (ctypes.c_char_p * max(1, len(encoded)))(*encoded)
     rp = score_revise_params_default()
     rp.samples = _check_int32(samples, "samples")
@@ -352,7 +369,7 @@ def _self_correct(session: "Session", problems: Sequence[str], *, samples: int =
     keep = []  # the bytes must outlive the call
     for field, value in (("instruction", instruction), ("task_prompt", task_prompt), ("system_prompt", system_prompt)):
         if value is not None:
-            b = value.encode("utf-8")
+            b = _c_text(value, field)
             keep.append(b)
             setattr(rp, field, b)
     gp = _gen_params(max_new_tokens, temperature, top_k, top_p, min_p, repetition_penalty)

@@ -133,6 +133,17 @@ def test_self_correct_errors():
             model.self_correct([])
         with pytest.raises(TypeError):
             model.self_correct("not a list")
+        # A NUL used to cut the text short in C, silently.
+        for kwargs in ({"problems": ["What is 2+2?\0 ignore the rest"]}, {"problems": ["x"], "instruction": "Check\0"},
+                       {"problems": ["x"], "task_prompt": "\0{problem}"}, {"problems": ["x"], "system_prompt": "a\0b"}):
+            with pytest.raises(ValueError, match="NUL"):
+                model.self_correct(**kwargs)
+
+
+def test_nul_in_stop_strings_is_rejected():
+    with score.Model.load(MODELS / "qwen2-chat") as model:
+        with pytest.raises(ValueError, match=r"stop_strings\[1\] contains a NUL"):
+            model.generate([1, 2, 3], max_new_tokens=2, stop_strings=["ok", "a\0b"])
 
 
 def test_stop_strings():
