@@ -60,8 +60,31 @@ func printError(_ message: String) {
     writeAll(2, line)
 }
 
+/// The command line as raw bytes: CommandLine.arguments would replace invalid
+/// UTF-8 with U+FFFD and go on with a different text (or path) than the user
+/// gave; the library itself rejects such text. Nil (after one error line)
+/// when an argument is not valid UTF-8.
+func rawArguments() -> [String]? {
+    var args: [String] = []
+    for i in 0..<Int(CommandLine.argc) {
+        guard let p = CommandLine.unsafeArgv[i] else { break }
+        if i == 0 {  // the program's own path: only shown, never used
+            args.append(String(decoding: UnsafeRawBufferPointer(start: p, count: strlen(p)), as: UTF8.self))
+            continue
+        }
+        guard let s = String(validatingCString: p) else {
+            let bytes = UnsafeRawBufferPointer(start: p, count: strlen(p))
+            let shown = String(decoding: bytes.prefix(40), as: UTF8.self)
+            printError("command-line argument \(i) is not valid UTF-8 (\(bytes.count) bytes: \"\(shown)\"); text and paths must be UTF-8")
+            return nil
+        }
+        args.append(s)
+    }
+    return args
+}
+
 @MainActor func main() -> Int32 {
-    let args = CommandLine.arguments
+    guard let args = rawArguments() else { return 2 }
     guard args.count > 1 else {
         print(usage)
         return 2

@@ -309,6 +309,12 @@ sed -i 's/"!": 0,/"!": 2147483647,/' "$tmp/bigid/tokenizer.json"
 expect_error 1 "tokenizer.json.*2147483647" info "$tmp/bigid"
 expect_error 1 "tokenizer.json.*2147483647" generate "$tmp/bigid" --ids 1,2
 
+# Invalid UTF-8 on the command line is an error, not silently U+FFFD.
+expect_error 2 "argument 2 is not valid UTF-8" info $'\xff\xfe'
+expect_error 2 "argument 3 is not valid UTF-8" tokenize "$models/qwen2-chat" $'caf\xe9'
+expect_error 2 "argument 5 is not valid UTF-8" generate "$models/qwen2-chat" --max-new-tokens 2 $'\xc3\x28'
+expect_ok "tokens" tokenize "$models/qwen2-chat" "café ✓"
+
 # A NUL inside a problem is part of the text (JSON escapes it on the way
 # out), never where the problem silently ends.
 printf '{"problem": "What is 2 + 3?\\u0000 And 7 + 8?", "answer": "5"}\n' >"$tmp/nul.jsonl"
