@@ -387,7 +387,9 @@ score_session_params score_session_params_default(void);
 
 /* A session holds generation state (random streams, scratch) over a model.
  * The model must outlive the session. One thread at a time per session;
- * sessions over one model may run on different threads. */
+ * sessions over one model may run on different threads. A call on a
+ * session that is already generating (from its own token callback, or
+ * another thread) fails with SCORE_ERR_INVALID_ARGUMENT. */
 score_status score_session_new(const score_model *model, const score_session_params *params,
                                score_session **out);
 void score_session_free(score_session *session);
@@ -424,7 +426,10 @@ typedef struct score_generate_params {
 score_generate_params score_generate_params_default(void);
 
 /* Called after each generated token; return false to stop that sequence
- * (it ends with SCORE_FINISH_ABORTED). */
+ * (it ends with SCORE_FINISH_ABORTED). It may call into libscore, but not
+ * generate on the same session: score_generate / score_rollout_run on the
+ * session that is calling it fail at once with SCORE_ERR_INVALID_ARGUMENT
+ * ("already generating"), as does a second thread using a busy session. */
 typedef bool (*score_token_fn)(size_t sequence, int32_t token, void *user_data);
 
 typedef struct score_generation score_generation;

@@ -226,6 +226,26 @@ static bool stop_at_once(size_t sequence, int32_t token, void *user_data) {
     return false;
 }
 
+/* Calls score_generate on the session that is calling it. */
+struct reentry {
+    score_session *session;
+    score_status status;
+    char message[256];
+};
+
+static bool generate_again(size_t sequence, int32_t token, void *user_data) {
+    (void)sequence; (void)token;
+    struct reentry *r = user_data;
+    const int32_t p[] = {1, 2};
+    const int32_t *prompts[] = {p};
+    const size_t lengths[] = {2};
+    score_generation *g = NULL;
+    r->status = score_generate(r->session, prompts, lengths, 1, NULL, NULL, NULL, &g);
+    snprintf(r->message, sizeof r->message, "%s", score_last_error());
+    score_generation_free(g);
+    return false;
+}
+
 static void test_generation(void) {
     score_model *m = NULL;
     CHECK(score_model_load(model_path("llama-gqa"), NULL, &m) == SCORE_OK);
@@ -266,6 +286,15 @@ static void test_generation(void) {
     CHECK(score_generate(s, prompts, lengths, 2, &gp, stop_at_once, &calls, &g1) == SCORE_OK);
     CHECK(calls == 2);
     CHECK(score_generation_get(g1, 0, NULL, NULL, &n1, &f1) == SCORE_OK && n1 == 1 && f1 == SCORE_FINISH_ABORTED);
+    score_generation_free(g1);
+
+    /* Generating again from the token callback on the same session used to
+     * deadlock; it fails at once, and the outer call completes. */
+    struct reentry re = {s, SCORE_OK, ""};
+    CHECK(score_generate(s, prompts, lengths, 1, &gp, generate_again, &re, &g1) == SCORE_OK);
+    CHECK(re.status == SCORE_ERR_INVALID_ARGUMENT && strstr(re.message, "already generating") != NULL);
+    score_generation_free(g1);
+    CHECK(score_generate(s, prompts, lengths, 1, &gp, NULL, NULL, &g1) == SCORE_OK);  /* the session is free again */
     score_generation_free(g1);
 
     /* max_new_tokens = 0 returns empty results. */

@@ -21,6 +21,22 @@ import SCoReRuntime
         }
     }
 
+    /// A session called again from its own token callback fails that inner
+    /// call at once (it used to deadlock through the bindings).
+    @Test func reentrantCallIsAnError() throws {
+        let model = try Model.load(directory: Fixtures.model("qwen2"))
+        let session = Session(model: model, seed: 0)
+        var inner: ScoreError? = nil
+        let params = GenerationParams(maxNewTokens: 4, sampling: .greedy, stopTokenIds: [])
+        let out = try session.generate(prompts: [[1, 2, 3]], params: params) { _, _ in
+            do { _ = try session.generate(prompts: [[4]], params: params) } catch { inner = error as? ScoreError }
+            return false
+        }
+        #expect(out[0].finishReason == .aborted)
+        #expect(inner?.statusCode == 1 && inner!.message.contains("already generating"), "\(String(describing: inner))")
+        #expect(try session.generate(prompts: [[1, 2, 3]], params: params)[0].tokens.count == 4)
+    }
+
     @Test(arguments: Fixtures.allModels)
     func greedyMatchesTransformersOneAtATime(model name: String) throws {
         let model = try Model.load(directory: Fixtures.model(name))

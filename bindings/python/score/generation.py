@@ -6,10 +6,11 @@ declarations for this part of ``score.h`` live here, next to their use.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from . import _lib
 from ._lib import ctypes_function, score_model_p, score_status, size_t_p, int32_p, float_p
@@ -125,6 +126,25 @@ class Session:
             model._release()
         self._handle: Optional[int] = out.value
         self._lock = threading.Lock()
+        self._owner: Optional[int] = None  # thread id of the running call
+
+    @contextlib.contextmanager
+    def _running(self, what: str) -> Iterator[None]:
+        """Holds the session for one call. Other threads wait their turn;
+        the same thread again (from an on_token callback) would wait for
+        itself forever, so that inner call raises ScoreError instead."""
+        from . import ScoreError
+
+        if self._owner == threading.get_ident():
+            raise ScoreError(_lib.SCORE_ERR_INVALID_ARGUMENT,
+                             f"Session.{what} called from inside this session's own call (an on_token "
+                             "callback); use another Session")
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._owner = None
 
     def close(self) -> None:
         handle, self._handle = self._handle, None
@@ -195,7 +215,7 @@ class Session:
 
         callback = token_fn_t(trampoline) if on_token else token_fn_t()
         out = score_generation_p()
-        with self._lock:
+        with self._running("generate"):
             handle = self._model._acquire()
             try:
                 _check(score_generate(self._handle, pointers, lengths, len(arrays), ctypes.byref(gp),
@@ -374,7 +394,7 @@ def _self_correct(session: "Session", problems: Sequence[str], *, samples: int =
             setattr(rp, field, b)
     gp = _gen_params(max_new_tokens, temperature, top_k, top_p, min_p, repetition_penalty)
     out = score_rollout_p()
-    with session._lock:
+    with session._running("self_correct"):
         handle = session._model._acquire()
         try:
             _check(score_rollout_run(session._handle, array, len(encoded), ctypes.byref(rp), ctypes.byref(gp),

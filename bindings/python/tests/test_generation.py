@@ -51,6 +51,28 @@ def test_callback_stops_and_exceptions_propagate():
             model.generate([4, 5], max_new_tokens=10, on_token=boom)
 
 
+def test_generate_from_own_callback_fails_instead_of_deadlocking():
+    with score.Model.load(MODELS / "qwen2") as model, score.Session(model) as s:
+        inner = []
+
+        def again(i, t):
+            try:
+                s.generate([[1, 2]], max_new_tokens=2)
+            except score.ScoreError as e:
+                inner.append(e)
+            return False
+
+        out = s.generate([[4, 5]], max_new_tokens=5, on_token=again)
+        assert len(out[0].tokens) == 1 and out[0].finish_reason == "aborted"
+        assert len(inner) == 1 and inner[0].status == score.ERR_INVALID_ARGUMENT
+        assert "own call" in str(inner[0])
+
+        # Uncaught, the inner error propagates out of the outer call.
+        with pytest.raises(score.ScoreError, match="own call"):
+            s.generate([[4, 5]], max_new_tokens=5, on_token=lambda i, t: bool(s.generate([[1]], max_new_tokens=1)))
+        assert len(s.generate([[4, 5]], max_new_tokens=2, stop_ids=[])[0].tokens) == 2  # still usable
+
+
 def test_stop_ids_and_zero_tokens():
     with score.Model.load(MODELS / "llama-gqa") as model:
         free = model.generate([9, 10, 11], max_new_tokens=8, temperature=0, stop_ids=[])
