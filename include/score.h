@@ -157,8 +157,14 @@ typedef struct score_model score_model;
 
 typedef struct score_model_params {
     uint32_t struct_size; /* sizeof(score_model_params) */
-    /* Map weight files and use F32 tensors in place (true), or read
-     * everything into private memory (false). */
+    /* Map weight files and use F32/BF16 tensors in place (true, the
+     * default), or read everything into private memory (false).
+     * With mapping, the weight files must not be truncated or rewritten in
+     * place while the model is loaded: the next access to a page past the
+     * new end raises SIGBUS, which kills the process (the OS reports it
+     * there, no status can). When files may change underneath (a training
+     * run writing checkpoints in place, a network file system), load with
+     * use_mmap = false. */
     bool use_mmap;
     /* Reject sequences longer than this (0 = the model's
      * max_position_embeddings). Must not exceed it. */
@@ -170,7 +176,8 @@ score_model_params score_model_params_default(void);
 /* Loads a Hugging Face model directory: config.json, optional
  * generation_config.json, and model.safetensors or shards listed in
  * model.safetensors.index.json. On success *out owns the model; release it
- * with score_model_free. params may be NULL for the defaults. */
+ * with score_model_free. params may be NULL for the defaults (weights
+ * memory-mapped: see use_mmap about files changed on disk, SIGBUS). */
 score_status score_model_load(const char *dir, const score_model_params *params,
                               score_model **out);
 

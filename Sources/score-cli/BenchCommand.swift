@@ -31,7 +31,7 @@ enum BenchCommand {
         guard args.positional.count == 1 else { throw UsageError("bench takes exactly one model directory") }
         let n = try args.int("tokens", default: 512, range: 1...1 << 20)
         let repeats = try args.int("repeat", default: 5, range: 1...1000)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let c = model.config
         guard n <= model.contextLength else { throw UsageError("--tokens \(n) exceeds the context length \(model.contextLength)") }
         var rng = SplitMix(seed: 42)
@@ -71,7 +71,7 @@ enum BenchCommand {
         let newTokens = try args.int("new", default: 128, range: 1...1 << 20)
         let batch = try args.int("batch", default: 1, range: 1...4096)
         let repeats = try args.int("repeat", default: 3, range: 1...1000)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let c = model.config
         var rng = SplitMix(seed: 7)
         let prompts = (0..<batch).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) } }

@@ -54,7 +54,7 @@ enum CorrectCommand {
         format.systemPrompt = args.options["system"]
 
         let rows = try readProblems(input)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let session = Session(model: model, seed: UInt64(try args.int("seed", default: 0, range: 0...Int.max)))
         var lines: [String] = []
         var done = 0, tokens = 0

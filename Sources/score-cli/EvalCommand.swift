@@ -53,7 +53,7 @@ enum EvalCommand {
         let outPath = args.options["out"]
 
         let data = try ProblemSet.load(dataPath)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let evaluator = SelfCorrectionEvaluator(model: model, format: format, maxNewTokens: maxNewTokens, attempts: attempts)
         let started = BenchCommand.now()
         let (metrics, rollouts, rewards) = try SelfCorrectionOptions.evaluate(evaluator, data, verifier: verifier, batch: batch) { done in

@@ -47,7 +47,7 @@ enum GenerateCommand {
         let samples = try args.int("samples", default: 1, range: 1...4096)
         let params = GenerationParams(maxNewTokens: try args.int("max-new-tokens", default: 128, range: 0...1 << 20), sampling: sampling)
         try sampling.validate()
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         var ids: [Int32]
         var detokenizer: StreamingDetokenizer? = nil
         if let text = args.options["ids"] {

@@ -15,7 +15,7 @@ enum LogprobsCommand {
         let idsText = args.options["ids"], text = args.options["text"]
         guard (idsText == nil) != (text == nil) else { throw UsageError("logprobs needs --ids (comma-separated token ids) or --text") }
         var ids = try idsText.map(parseIds) ?? []
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         if let text {
             guard let tokenizer = model.tokenizer else {
                 throw ScoreError.invalidArgument("\(args.positional[0]): --text needs a tokenizer.json in the model directory")

@@ -57,7 +57,7 @@ enum SFTCommand {
         guard args.positional.count == 1 else { throw UsageError("sft takes exactly one model directory") }
         guard let dataPath = args.options["data"] else { throw UsageError("sft needs --data FILE") }
         guard let out = args.options["out"] else { throw UsageError("sft needs --out DIR") }
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
 
         var config = TrainerConfig()
         config.optimizer = AdamWConfig(learningRate: try float(args, "lr", 1e-5), weightDecay: try float(args, "weight-decay", 0))

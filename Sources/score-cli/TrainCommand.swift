@@ -296,7 +296,7 @@ final class TrainingRun {
         order = ProblemOrder(count: data.count, seed: settings.seed)
         if Files.exists(out) && !Files.isDirectory(out) { throw ScoreError.io("\(out) exists and is not a directory") }
         try AtomicDirectory.recover(last)
-        let base = try Model.load(directory: dir)
+        let base = try Model.load(directory: dir, options: modelLoadOptions)
         if resume {
             guard Files.exists(Files.join(last, "trainer_state.json")) else {
                 throw ScoreError.invalidArgument("--resume: \(last) holds no checkpoint to continue")

@@ -26,8 +26,24 @@ commands:
   demo                         the main job: build a model, SFT, SCoRe, ablation, metrics
   version                      print the library version
 
-Run `score-cli <command> --help` for a command's options.
+Run `score-cli <command> --help` for a command's options. Every command that
+loads a model also takes --no-mmap (see below) and --threads N.
+
+--no-mmap reads the weight files into memory instead of mapping them. With
+mapping (the default), a weight file truncated or rewritten on disk while a
+command runs kills it with SIGBUS; with --no-mmap the files can change
+underneath (at the cost of a private copy of the weights).
 """
+
+/// Commands that load a model, and so take --no-mmap.
+let modelCommands: Set<String> = ["info", "logprobs", "generate", "correct", "bench", "bench-decode", "sft", "train", "eval"]
+let noMmapHelp = """
+  --no-mmap               read the weight files into memory instead of mapping them:
+                          a mapped file truncated on disk while in use kills the
+                          process with SIGBUS; an unmapped one cannot
+"""
+/// Load options of every model a command loads (set by --no-mmap).
+nonisolated(unsafe) var modelLoadOptions = LoadOptions()
 
 struct Command {
     let name: String
@@ -103,11 +119,14 @@ func rawArguments() -> [String]? {
         return 2
     }
     do {
-        let parsed = try Arguments(args.dropFirst(2), valueOptions: command.valueOptions, flagOptions: command.flagOptions)
+        let loadsModel = modelCommands.contains(name)
+        let parsed = try Arguments(args.dropFirst(2), valueOptions: command.valueOptions,
+                                   flagOptions: loadsModel ? command.flagOptions.union(["no-mmap"]) : command.flagOptions)
         if parsed.flags.contains("help") {
-            print(command.help)
+            print(loadsModel ? command.help + "\n\n" + noMmapHelp : command.help)
             return 0
         }
+        if parsed.flags.contains("no-mmap") { modelLoadOptions.useMapping = false }
         if let t = parsed.options["threads"] {
             guard let n = Int(t), n >= 0, n <= ThreadPool.maxThreads else {
                 throw UsageError("--threads must be an integer in 0...\(ThreadPool.maxThreads) (0 = all cores), got '\(t)'")

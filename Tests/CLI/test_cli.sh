@@ -321,6 +321,11 @@ printf '{"problem": "What is 2 + 3?\\u0000 And 7 + 8?", "answer": "5"}\n' >"$tmp
 expect_ok "problems" correct "$models/qwen2-chat" --in "$tmp/nul.jsonl" --out "$tmp/nul-out.jsonl" --max-new-tokens 2
 grep -qF '"problem":"What is 2 + 3?\u0000 And 7 + 8?"' "$tmp/nul-out.jsonl" || { echo "FAIL: NUL problem came back as: $(cat "$tmp/nul-out.jsonl")"; failures=$((failures+1)); }
 
+# --no-mmap: weights read into memory (documented with the SIGBUS it avoids).
+expect_ok "^sum -[0-9.]+ over 4 tokens" logprobs "$models/qwen2" --ids 1,5,9,20,3 --no-mmap
+expect_ok "SIGBUS" generate --help
+expect_error 2 "unknown option --no-mmap" tokenize "$models/qwen2-chat" "x" --no-mmap
+
 # A FIFO instead of a model file: an error, not a process blocked in open().
 mkdir "$tmp/fifo" && cp "$models/qwen2"/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
 for cmd in info logprobs generate; do

@@ -307,6 +307,23 @@ import SCoReRuntime
                 "\(String(describing: e2))")
     }
 
+    /// Without mapping the weights live in private memory: the files can be
+    /// truncated or removed under a loaded model (mapped, that is SIGBUS).
+    @Test(arguments: ["qwen2", "qwen2-bf16", "llama-sharded-f16"])
+    func unmappedModelSurvivesTruncatedFiles(name: String) throws {
+        let dir = TempDir()
+        dir.copyModel(name)
+        let model = try Model.load(directory: dir.path, options: LoadOptions(useMapping: false))
+        let tokens: [Int32] = [1, 5, 9, 20, 3, 7]
+        let before = try model.logProbs(tokens: tokens)
+        for file in try AtomicDirectory.listDirectory(dir.path) where file.hasSuffix(".safetensors") {
+            #expect(truncate(dir.file(file), 0) == 0)
+        }
+        _ = system("rm -f '\(dir.path)'/*")
+        #expect(try model.logProbs(tokens: tokens) == before)
+        #expect(model.weights.mappedBytes == 0)
+    }
+
     @Test func tokensOutsideVocabularyOrContext() throws {
         let model = try Model.load(directory: Fixtures.model("qwen2"))
         for bad: [Int32] in [[1, 128], [-1, 5], []] {

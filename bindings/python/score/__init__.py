@@ -332,7 +332,11 @@ class Model(OwnedHandle):
         """Load a Hugging Face model directory (config.json, optional
         generation_config.json, model.safetensors or sharded safetensors).
 
-        use_mmap: map weight files (True) or read them into private memory.
+        use_mmap: map weight files (True) or read them into private memory
+            (False). A mapped weight file that is truncated or rewritten in
+            place on disk while the model is loaded kills the process with
+            SIGBUS at the next access (no exception is possible); pass
+            ``use_mmap=False`` when the files may change underneath.
         max_context: reject sequences longer than this (0 = the model's
             max_position_embeddings; must not exceed it).
         """

@@ -296,6 +296,25 @@ def test_private_memory_load_matches_mmap(models):
         assert m.logprobs(tokens) == models("qwen2").logprobs(tokens)
 
 
+@pytest.mark.parametrize("name", ["qwen2", "qwen2-bf16", "llama-sharded-f16"])
+def test_unmapped_model_survives_its_files_being_truncated(tmp_path, models, name):
+    # A mapped file truncated on disk gives SIGBUS; use_mmap=False reads the
+    # weights into memory, so the model keeps working whatever happens to them.
+    for f in (FIXTURES / name).iterdir():
+        shutil.copyfile(f, tmp_path / f.name)
+    ref = reference("qwen2")
+    _, tokens = ref["tokens.2"]
+    tokens = [t % models(name).info.vocab_size for t in tokens]
+    with score.Model.load(tmp_path, use_mmap=False) as m:
+        for f in tmp_path.glob("*.safetensors"):
+            os.truncate(f, 0)
+        assert m.logprobs(tokens) == models(name).logprobs(tokens)
+        assert len(m.generate(tokens[:3], max_new_tokens=4, stop_ids=[]).tokens) == 4
+        for f in tmp_path.iterdir():
+            f.unlink()
+        assert m.logprobs(tokens) == models(name).logprobs(tokens)
+
+
 def test_scoring_from_threads(qwen2):
     ref = reference("qwen2")
     _, tokens = ref["tokens.3"]
