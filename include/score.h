@@ -125,7 +125,8 @@ typedef void (*score_log_fn)(int32_t level, const char *line, void *user_data);
 void score_set_log_callback(score_log_fn fn, void *user_data);
 
 /* Number of threads used by matrix products and kernels (0 = all cores).
- * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0.
+ * Process-wide. Returns SCORE_ERR_INVALID_ARGUMENT for n < 0 and for more
+ * than max(256, 4 x the number of cores).
  * score_get_n_threads reports the resolved count (never 0). */
 score_status score_set_n_threads(int32_t n_threads);
 int32_t score_get_n_threads(void);
@@ -156,8 +157,14 @@ typedef struct score_model score_model;
 
 typedef struct score_model_params {
     uint32_t struct_size; /* sizeof(score_model_params) */
-    /* Map weight files and use F32 tensors in place (true), or read
-     * everything into private memory (false). */
+    /* Map weight files and use F32/BF16 tensors in place (true, the
+     * default), or read everything into private memory (false).
+     * With mapping, the weight files must not be truncated or rewritten in
+     * place while the model is loaded: the next access to a page past the
+     * new end raises SIGBUS, which kills the process (the OS reports it
+     * there, no status can). When files may change underneath (a training
+     * run writing checkpoints in place, a network file system), load with
+     * use_mmap = false. */
     bool use_mmap;
     /* Reject sequences longer than this (0 = the model's
      * max_position_embeddings). Must not exceed it. */
@@ -169,7 +176,8 @@ score_model_params score_model_params_default(void);
 /* Loads a Hugging Face model directory: config.json, optional
  * generation_config.json, and model.safetensors or shards listed in
  * model.safetensors.index.json. On success *out owns the model; release it
- * with score_model_free. params may be NULL for the defaults. */
+ * with score_model_free. params may be NULL for the defaults (weights
+ * memory-mapped: see use_mmap about files changed on disk, SIGBUS). */
 score_status score_model_load(const char *dir, const score_model_params *params,
                               score_model **out);
 
@@ -386,7 +394,9 @@ score_session_params score_session_params_default(void);
 
 /* A session holds generation state (random streams, scratch) over a model.
  * The model must outlive the session. One thread at a time per session;
- * sessions over one model may run on different threads. */
+ * sessions over one model may run on different threads. A call on a
+ * session that is already generating (from its own token callback, or
+ * another thread) fails with SCORE_ERR_INVALID_ARGUMENT. */
 score_status score_session_new(const score_model *model, const score_session_params *params,
                                score_session **out);
 void score_session_free(score_session *session);
@@ -403,11 +413,12 @@ enum {
 typedef struct score_generate_params {
     uint32_t struct_size;      /* sizeof(score_generate_params) */
     int32_t max_new_tokens;    /* >= 0; default 128 */
-    float temperature;         /* 0 = greedy; default 1 */
+    float temperature;         /* 0 = greedy, else >= 1e-5 (smaller values, e.g.
+                                  subnormals, are SCORE_ERR_INVALID_ARGUMENT); default 1 */
     int32_t top_k;             /* 0 = off */
     float top_p;               /* (0, 1]; 1 = off */
     float min_p;               /* [0, 1]; 0 = off */
-    float repetition_penalty;  /* > 0; 1 = off */
+    float repetition_penalty;  /* in [0.01, 100]; 1 = off */
     /* Stop ids replacing the model's EOS ids when stop_ids != NULL
      * (n_stop_ids may then be 0: no stop token at all). */
     const int32_t *stop_ids;
@@ -422,7 +433,10 @@ typedef struct score_generate_params {
 score_generate_params score_generate_params_default(void);
 
 /* Called after each generated token; return false to stop that sequence
- * (it ends with SCORE_FINISH_ABORTED). */
+ * (it ends with SCORE_FINISH_ABORTED). It may call into libscore, but not
+ * generate on the same session: score_generate / score_rollout_run on the
+ * session that is calling it fail at once with SCORE_ERR_INVALID_ARGUMENT
+ * ("already generating"), as does a second thread using a busy session. */
 typedef bool (*score_token_fn)(size_t sequence, int32_t token, void *user_data);
 
 typedef struct score_generation score_generation;
@@ -546,7 +560,8 @@ typedef struct score_trainer_params {
     float kl_coefficient;      /* beta >= 0; default 0 */
     int32_t aggregation;       /* SCORE_AGGREGATE_*; default TOKEN_MEAN */
     bool activation_checkpointing; /* recompute activations per layer; default false */
-    int32_t n_threads;         /* > 0: set the process-wide thread count (as score_set_n_threads); 0 = leave it */
+    int32_t n_threads;         /* > 0: set the process-wide thread count (as score_set_n_threads,
+                                  at most max(256, 4 x cores)); 0 = leave it */
     uint64_t seed;             /* LoRA initialisation and RNG; default 0 */
 } score_trainer_params;
 

@@ -49,9 +49,10 @@ public func score_set_log_callback(_ fn: score_log_fn?, _ userData: UnsafeMutabl
 
 @c @implementation
 public func score_set_n_threads(_ n: Int32) -> score_status {
-    guard n >= 0 else { return fail(Int32(SCORE_ERR_INVALID_ARGUMENT), "score_set_n_threads: n_threads \(n) is negative") }
-    ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : Int(n))
-    return Int32(SCORE_OK)
+    boundary("score_set_n_threads") {
+        guard n >= 0 else { throw ScoreError.invalidArgument("n_threads \(n) is negative") }
+        try ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : Int(n))
+    }
 }
 
 @c @implementation

@@ -134,7 +134,7 @@ public func score_rl_trainer_new(_ model: OpaquePointer?, _ params: UnsafePointe
         let tp = try readParams(p.training, defaults: score_rl_training_params_default(), structSize: { $0.struct_size },
                                 function: "score_rl_trainer_new")
         let training = try trainerConfig(tp)
-        if tp.n_threads > 0 { ThreadPool.configure(threads: Int(tp.n_threads)) }
+        if tp.n_threads > 0 { try ThreadPool.configure(threads: Int(tp.n_threads)) }
         let trainer = try SCoReTrainer(model: m, config: config, training: training)
         trainer.progress = progressHandler(p.progress, p.progress_user_data)
         out.pointee = OpaquePointer(Unmanaged.passRetained(RLTrainerBox(trainer)).toOpaque())

@@ -50,6 +50,7 @@ func trainerConfig(_ p: score_trainer_params) throws -> TrainerConfig {
     c.checkpointing = p.activation_checkpointing
     c.seed = p.seed
     guard p.n_threads >= 0 else { throw ScoreError.invalidArgument("n_threads \(p.n_threads) is negative") }
+    if p.n_threads > 0 { try ThreadPool.validate(threads: Int(p.n_threads)) }
     return c
 }
 
@@ -61,7 +62,7 @@ public func score_trainer_new(_ model: OpaquePointer?, _ params: UnsafePointer<s
         guard let out else { throw ScoreError.invalidArgument("out is NULL") }
         let p = try readParams(params, defaults: score_trainer_params_default(), structSize: { $0.struct_size }, function: "score_trainer_new")
         let config = try trainerConfig(p)
-        if p.n_threads > 0 { ThreadPool.configure(threads: Int(p.n_threads)) }  // OpenBLAS and our kernels
+        if p.n_threads > 0 { try ThreadPool.configure(threads: Int(p.n_threads)) }  // OpenBLAS and our kernels
         let trainer = try Trainer(model: m, config: config)
         out.pointee = OpaquePointer(Unmanaged.passRetained(TrainerBox(trainer)).toOpaque())
     }

@@ -31,7 +31,7 @@ enum BenchCommand {
         guard args.positional.count == 1 else { throw UsageError("bench takes exactly one model directory") }
         let n = try args.int("tokens", default: 512, range: 1...1 << 20)
         let repeats = try args.int("repeat", default: 5, range: 1...1000)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let c = model.config
         guard n <= model.contextLength else { throw UsageError("--tokens \(n) exceeds the context length \(model.contextLength)") }
         var rng = SplitMix(seed: 42)
@@ -48,7 +48,9 @@ enum BenchCommand {
         let flops = 2 * matrixParams * Double(n) + attention + 2 * Double(c.hiddenSize * c.vocabSize)
         let gflops = flops / best / 1e9
         if args.flags.contains("json") {
-            print("{\"bench\": \"prefill\", \"tokens\": \(n), \"seconds\": \(best), \"tokens_per_second\": \(Double(n) / best), \"gflops\": \(gflops), \"threads\": \(BLAS.threadCount)}")
+            try printJSON([("bench", .string("prefill")), ("tokens", jsonInt(n)), ("seconds", JSON.number(best)),
+                           ("tokens_per_second", JSON.number(Double(n) / best)), ("gflops", JSON.number(gflops)),
+                           ("threads", jsonInt(BLAS.threadCount))])
         } else {
             print("prefill \(n) tokens: \(fmt(best * 1000)) ms  \(fmt(Double(n) / best)) tokens/s  \(fmt(gflops)) GFLOP/s  (\(BLAS.threadCount) threads)")
         }
@@ -69,7 +71,7 @@ enum BenchCommand {
         let newTokens = try args.int("new", default: 128, range: 1...1 << 20)
         let batch = try args.int("batch", default: 1, range: 1...4096)
         let repeats = try args.int("repeat", default: 3, range: 1...1000)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let c = model.config
         var rng = SplitMix(seed: 7)
         let prompts = (0..<batch).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) } }
@@ -93,7 +95,10 @@ enum BenchCommand {
         let tokensPerSecond = steps * Double(batch) / best
         let weightBytes = Double(model.weights.ownedBytes + model.weights.mappedBytes)
         if args.flags.contains("json") {
-            print("{\"bench\": \"decode\", \"batch\": \(batch), \"prompt\": \(promptLength), \"new\": \(newTokens), \"seconds\": \(best), \"tokens_per_second\": \(tokensPerSecond), \"prefill_seconds\": \(prefillBest), \"weight_bytes\": \(weightBytes), \"threads\": \(BLAS.threadCount)}")
+            try printJSON([("bench", .string("decode")), ("batch", jsonInt(batch)), ("prompt", jsonInt(promptLength)),
+                           ("new", jsonInt(newTokens)), ("seconds", JSON.number(best)),
+                           ("tokens_per_second", JSON.number(tokensPerSecond)), ("prefill_seconds", JSON.number(prefillBest)),
+                           ("weight_bytes", JSON.number(weightBytes)), ("threads", jsonInt(BLAS.threadCount))])
         } else {
             print("decode batch \(batch): \(fmt(tokensPerSecond)) tokens/s (\(fmt(best / steps * 1000)) ms/step), prefill \(fmt(prefillBest * 1000)) ms, \(fmt(weightBytes / 1e6)) MB of weights per step  (\(BLAS.threadCount) threads)")
         }
@@ -113,7 +118,8 @@ enum BenchCommand {
         }
         let gflops = 2 * Double(n) * Double(n) * Double(n) / best / 1e9
         if args.flags.contains("json") {
-            print("{\"bench\": \"sgemm\", \"size\": \(n), \"seconds\": \(best), \"gflops\": \(gflops), \"threads\": \(BLAS.threadCount)}")
+            try printJSON([("bench", .string("sgemm")), ("size", jsonInt(n)), ("seconds", JSON.number(best)),
+                           ("gflops", JSON.number(gflops)), ("threads", jsonInt(BLAS.threadCount))])
         } else {
             print("sgemm \(n)x\(n)x\(n): \(fmt(best * 1000)) ms  \(fmt(gflops)) GFLOP/s  (\(BLAS.threadCount) threads)")
         }
@@ -208,7 +214,10 @@ enum BenchCommand {
         let bytes = Double(n * k * (dtype == "bf16" ? 2 : 4))
         for (name, seconds) in results {
             if args.flags.contains("json") {
-                print("{\"bench\": \"matmul\", \"kernel\": \"\(name)\", \"dtype\": \"\(dtype)\", \"m\": \(m), \"n\": \(n), \"k\": \(k), \"seconds\": \(seconds), \"gflops\": \(flops / seconds / 1e9), \"weight_gbps\": \(bytes / seconds / 1e9), \"threads\": \(BLAS.threadCount)}")
+                try printJSON([("bench", .string("matmul")), ("kernel", .string(name)), ("dtype", .string(dtype)),
+                               ("m", jsonInt(m)), ("n", jsonInt(n)), ("k", jsonInt(k)), ("seconds", JSON.number(seconds)),
+                               ("gflops", JSON.number(flops / seconds / 1e9)), ("weight_gbps", JSON.number(bytes / seconds / 1e9)),
+                               ("threads", jsonInt(BLAS.threadCount))])
             } else {
                 print("\(name) \(dtype) \(m)x\(n)x\(k): \(fmt(seconds * 1e6)) us  \(fmt(flops / seconds / 1e9)) GFLOP/s  \(fmt(bytes / seconds / 1e9)) GB/s of weights  (\(BLAS.threadCount) threads)")
             }

@@ -54,7 +54,7 @@ enum CorrectCommand {
         format.systemPrompt = args.options["system"]
 
         let rows = try readProblems(input)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let session = Session(model: model, seed: UInt64(try args.int("seed", default: 0, range: 0...Int.max)))
         var lines: [String] = []
         var done = 0, tokens = 0
@@ -72,7 +72,7 @@ enum CorrectCommand {
                     ("attempts", .array(r.attempts.map { a in
                         JSON.object([("text", .string(a.text)),
                                      ("tokens", .array(a.tokens.map { .int(Int64($0)) })),
-                                     ("logprobs", .array(a.logProbs.map { .double(Double($0)) })),
+                                     ("logprobs", .array(a.logProbs.map { JSON.number($0) })),
                                      ("finish_reason", .string("\(a.finishReason)"))])
                     })),
                 ]
@@ -119,14 +119,15 @@ enum CorrectCommand {
         let rate = seconds > 0 ? Double(tokens) / seconds : 0
         let eta = done > 0 ? seconds / Double(done) * Double(total - done) : 0
         let text = "\r[\(bar)] \(done)/\(total) problems  \(Int(rate)) tok/s  ETA \(Int(eta))s"
-        _ = text.withCString { write(2, $0, strlen($0)) }
+        writeAll(2, text)
     }
 
     /// Writes beside the target and renames: a killed run leaves no half file.
     static func writeAtomically(_ path: String, _ text: String) throws {
         let temporary = path + ".partial"
         guard let f = fopen(temporary, "wb") else { throw ScoreError.io("\(path): cannot write: \(String(cString: strerror(errno)))") }
-        let ok = text.withCString { fwrite($0, 1, strlen($0), f) } == text.utf8.count
+        var text = text
+        let ok = text.withUTF8 { fwrite($0.baseAddress, 1, $0.count, f) } == text.utf8.count
         let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
         fclose(f)
         guard ok && flushed, rename(temporary, path) == 0 else {

@@ -97,11 +97,19 @@ enum DemoCommand {
         if let single = result.singleTurn { rows.append(("single-turn RL", single)) }
         rows += result.ablations.map { ($0.0.title, $0.1) }
         if json {
-            let models = rows.map { name, m in
-                "\"\(name)\": {\"acc_t1\": \(m.accuracyT1), \"acc_t2\": \(m.accuracyT2), \"delta\": \(m.delta), \"delta_i_to_c\": \(m.incorrectToCorrect), \"delta_c_to_i\": \(m.correctToIncorrect), \"answer_changed\": \(m.answerChanged), \"edit_distance_ratio\": \(m.editDistanceRatio)}"
-            }.joined(separator: ", ")
-            let phases = result.seconds.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ")
-            print("{\"seed\": \(s.seed), \"premises_checked\": \(s.checkPremises), \"problems\": \(result.base.problems), \"models\": {\(models)}, \"seconds\": {\(phases), \"total\": \(total)}, \"rl_step_seconds\": {\"rollout\": \(result.rolloutSeconds), \"reference\": \(result.referenceSeconds), \"update\": \(result.updateSeconds)}, \"rollout_tokens_per_second\": \(result.rolloutTokensPerSecond)}")
+            let models = JSON.object(rows.map { name, m in
+                (name, JSON.object([("acc_t1", JSON.number(m.accuracyT1)), ("acc_t2", JSON.number(m.accuracyT2)),
+                                    ("delta", JSON.number(m.delta)), ("delta_i_to_c", JSON.number(m.incorrectToCorrect)),
+                                    ("delta_c_to_i", JSON.number(m.correctToIncorrect)), ("answer_changed", JSON.number(m.answerChanged)),
+                                    ("edit_distance_ratio", JSON.number(m.editDistanceRatio))]))
+            })
+            let phases = JSON.object(result.seconds.map { ($0.0, JSON.number($0.1)) } + [("total", JSON.number(total))])
+            try printJSON([("seed", jsonInt(s.seed)), ("premises_checked", .bool(s.checkPremises)), ("problems", jsonInt(result.base.problems)), ("models", models),
+                           ("seconds", phases),
+                           ("rl_step_seconds", JSON.object([("rollout", JSON.number(result.rolloutSeconds)),
+                                                            ("reference", JSON.number(result.referenceSeconds)),
+                                                            ("update", JSON.number(result.updateSeconds))])),
+                           ("rollout_tokens_per_second", JSON.number(result.rolloutTokensPerSecond))])
         } else {
             print("held-out problems: \(result.base.problems), seed \(s.seed), \(Int(total)) s" + (s.checkPremises ? "" : " (--unchecked: premises not checked; these numbers may mean nothing)"))
             print("| model | Acc@t1 | Acc@t2 | Δ(t1,t2) | Δi→c | Δc→i | changed |")

@@ -53,7 +53,7 @@ enum EvalCommand {
         let outPath = args.options["out"]
 
         let data = try ProblemSet.load(dataPath)
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let evaluator = SelfCorrectionEvaluator(model: model, format: format, maxNewTokens: maxNewTokens, attempts: attempts)
         let started = BenchCommand.now()
         let (metrics, rollouts, rewards) = try SelfCorrectionOptions.evaluate(evaluator, data, verifier: verifier, batch: batch) { done in
@@ -70,12 +70,12 @@ enum EvalCommand {
 
         if args.flags.contains("json") {
             var pairs = SelfCorrectionOptions.fields(metrics)
-            pairs.append(("accuracy", .array(metrics.accuracy.map { .double($0) })))
+            pairs.append(("accuracy", .array(metrics.accuracy.map { JSON.number($0) })))
             pairs.append(("problems", .int(Int64(metrics.problems))))
             if let vote, let k = majority {
                 pairs.append(("majority", .object([
                     ("k", .int(Int64(k))), ("budget", .int(Int64(vote.budget))),
-                    ("parallel_accuracy", .double(vote.parallelAccuracy)), ("sequential_accuracy", .double(vote.sequentialAccuracy)),
+                    ("parallel_accuracy", JSON.number(vote.parallelAccuracy)), ("sequential_accuracy", JSON.number(vote.sequentialAccuracy)),
                 ])))
             }
             print(try JSON.object(pairs).serialized(indent: false))
@@ -134,7 +134,7 @@ enum EvalCommand {
         var lines: [String] = []
         for (r, reward) in zip(rollouts, rewards) {
             let attempts = zip(r.attempts, reward).map { a, v in
-                JSON.object([("text", .string(a.text)), ("reward", .double(Double(v))), ("tokens", .int(Int64(a.tokens.count))),
+                JSON.object([("text", .string(a.text)), ("reward", JSON.number(Double(v))), ("tokens", .int(Int64(a.tokens.count))),
                              ("finish_reason", .string("\(a.finishReason)"))])
             }
             let line = JSON.object([("problem_index", .int(Int64(r.problem))), ("problem", .string(data.problems[r.problem])),

@@ -21,6 +21,7 @@ enum GenerateCommand {
       --seed S                default 0
       --samples N             N samples of the prompt in one batch (default 1)
       --json                  one JSON object per sample at the end instead of streaming
+                              (a log-prob that is NaN or infinite is written as null)
     """
 
     static let valueOptions: Set<String> = ["ids", "max-new-tokens", "temperature", "top-k", "top-p", "min-p",
@@ -46,7 +47,7 @@ enum GenerateCommand {
         let samples = try args.int("samples", default: 1, range: 1...4096)
         let params = GenerationParams(maxNewTokens: try args.int("max-new-tokens", default: 128, range: 0...1 << 20), sampling: sampling)
         try sampling.validate()
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         var ids: [Int32]
         var detokenizer: StreamingDetokenizer? = nil
         if let text = args.options["ids"] {
@@ -82,7 +83,8 @@ enum GenerateCommand {
         if let d = detokenizer, !json { printOut(try d.finish()) }
         if json {
             for r in results {
-                print("{\"tokens\": \(r.tokens), \"logprobs\": \(r.logProbs), \"finish_reason\": \"\(r.finishReason)\"}")
+                try printJSON([("tokens", jsonInts(r.tokens)), ("logprobs", jsonNumbers(r.logProbs)),
+                               ("finish_reason", .string("\(r.finishReason)"))])
             }
         } else {
             printOut("\n")
@@ -100,10 +102,24 @@ enum GenerateCommand {
 }
 
 func printErr(_ line: String) {
-    let text = line + "\n"
-    _ = text.withCString { write(2, $0, strlen($0)) }
+    writeAll(2, line + "\n")
 }
 
 func printOut(_ text: String) {
-    _ = text.withCString { write(1, $0, strlen($0)) }
+    writeAll(1, text)
+}
+
+/// Writes every UTF-8 byte of `text` (by its length, not up to a NUL: a
+/// generated NUL character must not cut the output short).
+func writeAll(_ fd: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            done += n
+        }
+    }
 }

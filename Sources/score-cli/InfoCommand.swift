@@ -16,7 +16,7 @@ enum InfoCommand {
             return printSystem(json: args.flags.contains("json"))
         }
         guard args.positional.count == 1 else { throw UsageError("info takes exactly one model directory") }
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         let c = model.config
         let fields: [(String, String)] = [
             ("architecture", c.architecture.rawValue),

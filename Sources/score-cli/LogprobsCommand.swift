@@ -6,7 +6,8 @@ enum LogprobsCommand {
 
     Prints log p(token_i | tokens before it) for every token after the first,
     and their sum. --text is tokenized with DIR/tokenizer.json, special tokens
-    (BOS) added and special-token text in it read as plain text.
+    (BOS) added and special-token text in it read as plain text. With --json,
+    a log-prob that is NaN or infinite is written as null.
     """
 
     static func run(_ args: Arguments) throws {
@@ -14,7 +15,7 @@ enum LogprobsCommand {
         let idsText = args.options["ids"], text = args.options["text"]
         guard (idsText == nil) != (text == nil) else { throw UsageError("logprobs needs --ids (comma-separated token ids) or --text") }
         var ids = try idsText.map(parseIds) ?? []
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
         if let text {
             guard let tokenizer = model.tokenizer else {
                 throw ScoreError.invalidArgument("\(args.positional[0]): --text needs a tokenizer.json in the model directory")
@@ -24,7 +25,7 @@ enum LogprobsCommand {
         let lp = try model.logProbs(tokens: ids)
         let total = lp.reduce(0, +)
         if args.flags.contains("json") {
-            print("{\"ids\": \(ids), \"logprobs\": \(lp), \"sum\": \(total)}")
+            try printJSON([("ids", jsonInts(ids)), ("logprobs", jsonNumbers(lp)), ("sum", JSON.number(total))])
             return
         }
         print("position  token  logprob")

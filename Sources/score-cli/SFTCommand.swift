@@ -57,7 +57,7 @@ enum SFTCommand {
         guard args.positional.count == 1 else { throw UsageError("sft takes exactly one model directory") }
         guard let dataPath = args.options["data"] else { throw UsageError("sft needs --data FILE") }
         guard let out = args.options["out"] else { throw UsageError("sft needs --out DIR") }
-        let model = try Model.load(directory: args.positional[0])
+        let model = try Model.load(directory: args.positional[0], options: modelLoadOptions)
 
         var config = TrainerConfig()
         config.optimizer = AdamWConfig(learningRate: try float(args, "lr", 1e-5), weightDecay: try float(args, "weight-decay", 0))
@@ -135,7 +135,12 @@ enum SFTCommand {
                 seconds += s.seconds
                 guard s.optimizerStepped || s.skippedNonFinite else { continue }
                 let mean = losses.reduce(0, +) / Double(losses.count), kl = kls.reduce(0, +) / Double(kls.count)
-                let line = "{\"step\": \(trainer.completedSteps), \"loss\": \(mean), \"kl\": \(kl), \"grad_norm\": \(s.gradNorm.isFinite ? "\(s.gradNorm)" : "null"), \"lr\": \(s.learningRate), \"tokens\": \(tokens), \"tokens_per_second\": \(seconds > 0 ? Double(tokens) / seconds : 0), \"skipped\": \(s.skippedNonFinite), \"elapsed\": \(now() - started)}\n"
+                let line = try JSON.object([
+                    ("step", jsonInt(trainer.completedSteps)), ("loss", JSON.number(mean)), ("kl", JSON.number(kl)),
+                    ("grad_norm", JSON.number(s.gradNorm)), ("lr", JSON.number(s.learningRate)), ("tokens", jsonInt(tokens)),
+                    ("tokens_per_second", JSON.number(seconds > 0 ? Double(tokens) / seconds : 0)),
+                    ("skipped", .bool(s.skippedNonFinite)), ("elapsed", JSON.number(now() - started)),
+                ]).serializedLine() + "\n"
                 fputs(line, metrics)
                 fflush(metrics)
                 progress(step: trainer.completedSteps + trainer.skippedSteps, of: totalSteps, loss: mean, lr: s.learningRate,
@@ -158,7 +163,7 @@ enum SFTCommand {
     }
 
     static func writeStderr(_ text: String) {
-        _ = text.withCString { write(2, $0, strlen($0)) }
+        writeAll(2, text)
     }
 
     static func now() -> Double {

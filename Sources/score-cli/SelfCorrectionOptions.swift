@@ -124,12 +124,12 @@ enum SelfCorrectionOptions {
     /// The five metrics (and the two that reveal collapse) as JSON fields, names prefixed.
     static func fields(_ m: SelfCorrectionMetrics, prefix: String = "") -> [(String, JSON)] {
         var out: [(String, JSON)] = [
-            (prefix + "acc_t1", .double(m.accuracyT1)), (prefix + "acc_t2", .double(m.accuracyT2)),
-            (prefix + "delta", .double(m.delta)), (prefix + "delta_i_to_c", .double(m.incorrectToCorrect)),
-            (prefix + "delta_c_to_i", .double(m.correctToIncorrect)), (prefix + "answer_changed", .double(m.answerChanged)),
-            (prefix + "edit_distance_ratio", .double(m.editDistanceRatio)),
+            (prefix + "acc_t1", JSON.number(m.accuracyT1)), (prefix + "acc_t2", JSON.number(m.accuracyT2)),
+            (prefix + "delta", JSON.number(m.delta)), (prefix + "delta_i_to_c", JSON.number(m.incorrectToCorrect)),
+            (prefix + "delta_c_to_i", JSON.number(m.correctToIncorrect)), (prefix + "answer_changed", JSON.number(m.answerChanged)),
+            (prefix + "edit_distance_ratio", JSON.number(m.editDistanceRatio)),
         ]
-        for (t, a) in m.accuracy.enumerated().dropFirst(2) { out.append((prefix + "acc_t\(t + 1)", .double(a))) }
+        for (t, a) in m.accuracy.enumerated().dropFirst(2) { out.append((prefix + "acc_t\(t + 1)", JSON.number(a))) }
         return out
     }
 }

@@ -55,7 +55,8 @@ enum TokenizeCommand {
         }
         let mbPerSecond = Double(bytes.count) / 1e6 / best
         if json {
-            print("{\"bytes\": \(bytes.count), \"tokens\": \(count), \"seconds\": \(best), \"mb_per_s\": \(mbPerSecond)}")
+            try printJSON([("bytes", jsonInt(bytes.count)), ("tokens", jsonInt(count)), ("seconds", JSON.number(best)),
+                           ("mb_per_s", JSON.number(mbPerSecond))])
         } else {
             print("\(bytes.count) bytes -> \(count) tokens in \(best) s (best of \(repeats)): \(mbPerSecond) MB/s")
         }

@@ -165,13 +165,13 @@ struct TrainSettings {
         options = [
             ("stage", .string(stageName)), ("problems_per_step", .int(Int64(problemsPerStep))),
             ("samples", .int(Int64(score.samplesPerProblem))), ("attempts", .int(Int64(score.attempts))),
-            ("alpha", .double(Double(score.objective.alpha))), ("beta1", .double(Double(score.objective.beta1))),
-            ("beta2", .double(Double(score.objective.beta2))), ("lr", .double(Double(lr))), ("kl", .string(klName)),
-            ("update", .string(updateName)), ("reference", .string(reference)), ("temperature", .double(Double(temperature))),
+            ("alpha", JSON.number(Double(score.objective.alpha))), ("beta1", JSON.number(Double(score.objective.beta1))),
+            ("beta2", JSON.number(Double(score.objective.beta2))), ("lr", JSON.number(Double(lr))), ("kl", .string(klName)),
+            ("update", .string(updateName)), ("reference", .string(reference)), ("temperature", JSON.number(Double(temperature))),
             ("max_new_tokens", .int(Int64(score.maxNewTokens))), ("instruction", .string(format.instruction)),
             ("task_prompt", .string(format.taskPrompt)), ("system", format.systemPrompt.map { .string($0) } ?? .null),
-            ("verifier", .string(verifier.kind.name)), ("tolerance", .double(verifier.tolerance)),
-            ("lora_rank", .int(Int64(loraRank))), ("lora_alpha", .double(Double(loraAlpha))),
+            ("verifier", .string(verifier.kind.name)), ("tolerance", JSON.number(verifier.tolerance)),
+            ("lora_rank", .int(Int64(loraRank))), ("lora_alpha", JSON.number(Double(loraAlpha))),
             ("micro_batch", .int(Int64(score.microBatchSize))), ("seed", .string(String(seed))),
         ]
     }
@@ -208,8 +208,8 @@ struct RunState {
             ("format", .string(Self.format)), ("version", .int(1)),
             ("stage", .int(Int64(current.stage.rawValue))), ("round", .int(Int64(current.round))),
             ("phase", .int(Int64(phase))), ("step_in_stage", .int(Int64(stepInStage))), ("step", .int(Int64(step))),
-            ("data_position", .int(Int64(dataPosition))), ("best_reward", bestReward.map { .double($0) } ?? .null),
-            ("best_step", .int(Int64(bestStep))), ("elapsed", .double(elapsed)), ("settings", settings.fingerprint),
+            ("data_position", .int(Int64(dataPosition))), ("best_reward", bestReward.map { JSON.number($0) } ?? .null),
+            ("best_step", .int(Int64(bestStep))), ("elapsed", JSON.number(elapsed)), ("settings", settings.fingerprint),
         ])
     }
 
@@ -296,7 +296,7 @@ final class TrainingRun {
         order = ProblemOrder(count: data.count, seed: settings.seed)
         if Files.exists(out) && !Files.isDirectory(out) { throw ScoreError.io("\(out) exists and is not a directory") }
         try AtomicDirectory.recover(last)
-        let base = try Model.load(directory: dir)
+        let base = try Model.load(directory: dir, options: modelLoadOptions)
         if resume {
             guard Files.exists(Files.join(last, "trainer_state.json")) else {
                 throw ScoreError.invalidArgument("--resume: \(last) holds no checkpoint to continue")
@@ -361,7 +361,7 @@ final class TrainingRun {
                 evaluated = try evaluate(score.policyModel, heldOut)
                 fields += SelfCorrectionOptions.fields(evaluated!, prefix: "eval_")
             }
-            fields.append(("elapsed", .double(state.elapsed + BenchCommand.now() - started)))
+            fields.append(("elapsed", JSON.number(state.elapsed + BenchCommand.now() - started)))
             fputs(try JSON.object(fields).serialized(indent: false) + "\n", metrics)
             fflush(metrics)
             progress(stats, phase: phase, total: total)
@@ -400,7 +400,7 @@ final class TrainingRun {
     }
 
     static func fields(_ s: SCoReStepStats, phase: (stage: SCoReStage, round: Int), state: RunState) -> [(String, JSON)] {
-        func number(_ x: Double) -> JSON { x.isFinite ? .double(x) : .null }
+        func number(_ x: Double) -> JSON { x.isFinite ? JSON.number(x) : .null }
         var out: [(String, JSON)] = [("step", .int(Int64(state.step))), ("stage", .int(Int64(phase.stage.rawValue))),
                                      ("round", .int(Int64(phase.round))), ("step_in_stage", .int(Int64(state.stepInStage)))]
         for (t, r) in s.rewardPerTurn.enumerated() { out.append(("reward_t\(t + 1)", number(r))) }

@@ -27,8 +27,24 @@ commands:
   demo                         the main job: build a model, SFT, SCoRe, ablation, metrics
   version                      print the library version
 
-Run `score-cli <command> --help` for a command's options.
+Run `score-cli <command> --help` for a command's options. Every command that
+loads a model also takes --no-mmap (see below) and --threads N.
+
+--no-mmap reads the weight files into memory instead of mapping them. With
+mapping (the default), a weight file truncated or rewritten on disk while a
+command runs kills it with SIGBUS; with --no-mmap the files can change
+underneath (at the cost of a private copy of the weights).
 """
+
+/// Commands that load a model, and so take --no-mmap.
+let modelCommands: Set<String> = ["info", "logprobs", "generate", "correct", "bench", "bench-decode", "sft", "train", "eval"]
+let noMmapHelp = """
+  --no-mmap               read the weight files into memory instead of mapping them:
+                          a mapped file truncated on disk while in use kills the
+                          process with SIGBUS; an unmapped one cannot
+"""
+/// Load options of every model a command loads (set by --no-mmap).
+nonisolated(unsafe) var modelLoadOptions = LoadOptions()
 
 struct Command {
     let name: String
@@ -59,11 +75,34 @@ let commands: [Command] = [
 
 func printError(_ message: String) {
     let line = "score-cli: error: " + message.split(separator: "\n").joined(separator: " ") + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    writeAll(2, line)
+}
+
+/// The command line as raw bytes: CommandLine.arguments would replace invalid
+/// UTF-8 with U+FFFD and go on with a different text (or path) than the user
+/// gave; the library itself rejects such text. Nil (after one error line)
+/// when an argument is not valid UTF-8.
+func rawArguments() -> [String]? {
+    var args: [String] = []
+    for i in 0..<Int(CommandLine.argc) {
+        guard let p = CommandLine.unsafeArgv[i] else { break }
+        if i == 0 {  // the program's own path: only shown, never used
+            args.append(String(decoding: UnsafeRawBufferPointer(start: p, count: strlen(p)), as: UTF8.self))
+            continue
+        }
+        guard let s = String(validatingCString: p) else {
+            let bytes = UnsafeRawBufferPointer(start: p, count: strlen(p))
+            let shown = String(decoding: bytes.prefix(40), as: UTF8.self)
+            printError("command-line argument \(i) is not valid UTF-8 (\(bytes.count) bytes: \"\(shown)\"); text and paths must be UTF-8")
+            return nil
+        }
+        args.append(s)
+    }
+    return args
 }
 
 @MainActor func main() -> Int32 {
-    let args = CommandLine.arguments
+    guard let args = rawArguments() else { return 2 }
     guard args.count > 1 else {
         print(usage)
         return 2
@@ -82,14 +121,19 @@ func printError(_ message: String) {
         return 2
     }
     do {
-        let parsed = try Arguments(args.dropFirst(2), valueOptions: command.valueOptions, flagOptions: command.flagOptions)
+        let loadsModel = modelCommands.contains(name)
+        let parsed = try Arguments(args.dropFirst(2), valueOptions: command.valueOptions,
+                                   flagOptions: loadsModel ? command.flagOptions.union(["no-mmap"]) : command.flagOptions)
         if parsed.flags.contains("help") {
-            print(command.help)
+            print(loadsModel ? command.help + "\n\n" + noMmapHelp : command.help)
             return 0
         }
+        if parsed.flags.contains("no-mmap") { modelLoadOptions.useMapping = false }
         if let t = parsed.options["threads"] {
-            guard let n = Int(t), n >= 0 else { throw UsageError("--threads must be a non-negative integer") }
-            ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : n)
+            guard let n = Int(t), n >= 0, n <= ThreadPool.maxThreads else {
+                throw UsageError("--threads must be an integer in 0...\(ThreadPool.maxThreads) (0 = all cores), got '\(t)'")
+            }
+            try ThreadPool.configure(threads: n == 0 ? BLAS.coreCount : n)
         }
         try command.run(parsed)
         return 0

@@ -70,6 +70,10 @@ static void test_library(void) {
     CHECK(score_sizeof(999) == 0);
     CHECK_ERR(score_set_n_threads(-2), SCORE_ERR_INVALID_ARGUMENT, "negative");
     CHECK(score_set_n_threads(1) == SCORE_OK && score_get_n_threads() == 1);
+    /* No upper bound used to mean 20000 threads and a GB of stacks. */
+    CHECK_ERR(score_set_n_threads(20000), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    CHECK_ERR(score_set_n_threads(INT32_MAX), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    CHECK(score_get_n_threads() == 1);
     CHECK(score_set_n_threads(0) == SCORE_OK && score_get_n_threads() >= 1);
     score_model_free(NULL); /* no-op */
 }
@@ -222,6 +226,26 @@ static bool stop_at_once(size_t sequence, int32_t token, void *user_data) {
     return false;
 }
 
+/* Calls score_generate on the session that is calling it. */
+struct reentry {
+    score_session *session;
+    score_status status;
+    char message[256];
+};
+
+static bool generate_again(size_t sequence, int32_t token, void *user_data) {
+    (void)sequence; (void)token;
+    struct reentry *r = user_data;
+    const int32_t p[] = {1, 2};
+    const int32_t *prompts[] = {p};
+    const size_t lengths[] = {2};
+    score_generation *g = NULL;
+    r->status = score_generate(r->session, prompts, lengths, 1, NULL, NULL, NULL, &g);
+    snprintf(r->message, sizeof r->message, "%s", score_last_error());
+    score_generation_free(g);
+    return false;
+}
+
 static void test_generation(void) {
     score_model *m = NULL;
     CHECK(score_model_load(model_path("llama-gqa"), NULL, &m) == SCORE_OK);
@@ -262,6 +286,15 @@ static void test_generation(void) {
     CHECK(score_generate(s, prompts, lengths, 2, &gp, stop_at_once, &calls, &g1) == SCORE_OK);
     CHECK(calls == 2);
     CHECK(score_generation_get(g1, 0, NULL, NULL, &n1, &f1) == SCORE_OK && n1 == 1 && f1 == SCORE_FINISH_ABORTED);
+    score_generation_free(g1);
+
+    /* Generating again from the token callback on the same session used to
+     * deadlock; it fails at once, and the outer call completes. */
+    struct reentry re = {s, SCORE_OK, ""};
+    CHECK(score_generate(s, prompts, lengths, 1, &gp, generate_again, &re, &g1) == SCORE_OK);
+    CHECK(re.status == SCORE_ERR_INVALID_ARGUMENT && strstr(re.message, "already generating") != NULL);
+    score_generation_free(g1);
+    CHECK(score_generate(s, prompts, lengths, 1, &gp, NULL, NULL, &g1) == SCORE_OK);  /* the session is free again */
     score_generation_free(g1);
 
     /* max_new_tokens = 0 returns empty results. */
@@ -349,7 +382,11 @@ static void test_rollouts(void) {
     CHECK_ERR(score_rollout_run(ps, problems, 1, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
     rp.samples = 0;
     CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "samples");
+    rp.samples = INT32_MAX; /* used to grow memory until SIGSEGV */
+    CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "samples per problem 2147483647 is out of range");
     rp.samples = 1;
+    rp.attempts = INT32_MAX;
+    CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "attempts");
     rp.attempts = 0;
     CHECK_ERR(score_rollout_run(s, problems, 1, &rp, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "attempts");
     CHECK_ERR(score_rollout_run(s, problems, 0, NULL, NULL, &bad), SCORE_ERR_INVALID_ARGUMENT, "n_problems is 0");
@@ -438,6 +475,13 @@ static void test_score_rl_create_errors(score_model *m, score_model *plain) {
     CHECK_ERR(score_rl_trainer_new(NULL, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "model is NULL");
     CHECK_ERR(score_rl_trainer_new(m, &p, NULL), SCORE_ERR_INVALID_ARGUMENT, "out is NULL");
     CHECK_ERR(score_rl_trainer_new(plain, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "no tokenizer.json");
+    score_trainer_params many = score_rl_training_params_default();
+    many.n_threads = 20000;
+    p.training = &many;
+    CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    score_trainer *ft = NULL;
+    CHECK_ERR(score_trainer_new(m, &many, &ft), SCORE_ERR_INVALID_ARGUMENT, "out of range 1...");
+    p.training = NULL;
     p.samples_per_problem = 1; /* no leave-one-out baseline from one sample */
     CHECK_ERR(score_rl_trainer_new(m, &p, &t), SCORE_ERR_INVALID_ARGUMENT, "samples per problem must be ≥ 2");
     p = score_rl_params_default();

@@ -40,6 +40,8 @@ expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 -
 expect_ok "^sample 2: " generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 5 --samples 3 --seed 7
 expect_error 1 "top_p" generate "$models/qwen2" --ids 1,2 --top-p 0
 expect_error 2 "--temperature must be a number" generate "$models/qwen2" --ids 1,2 --temperature abc
+expect_error 1 "temperature .* too small" generate "$models/qwen2" --ids 1,2 --temperature 1e-40
+expect_error 1 "repetition_penalty .* must be in" generate "$models/qwen2" --ids 1,2 --repetition-penalty 1e-45
 expect_ok "finish: " generate "$models/qwen2-chat" "Hello there" --max-new-tokens 6 --temperature 0
 expect_ok "finish: " generate "$models/qwen2-chat" "What is 2+2?" --chat --max-new-tokens 6
 expect_error 1 "no tokenizer.json" generate "$models/qwen2" "text prompt"
@@ -83,6 +85,8 @@ expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 -
 expect_ok "^streaming f32 3x20x33: .* GFLOP/s" bench-matmul --rows 3 --n 20 --k 33 --repeat 1 --threads 1
 expect_ok "^streaming bf16 5x20x70: .* GB/s" bench-matmul --rows 5 --n 20 --k 70 --repeat 1 --dtype bf16
 expect_error 2 "--dtype must be f32 or bf16" bench-matmul --dtype f16
+expect_error 2 "--threads must be an integer in 0\.\.\." generate "$models/qwen2" --ids 1,2,3 --threads 20000
+expect_error 2 "--threads must be an integer in 0\.\.\." logprobs "$models/qwen2" --ids 1,2,3 --threads -1
 expect_error 2 "--rows" bench-matmul --rows 25
 expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
 expect_error 2 "exactly one model directory" info
@@ -274,6 +278,74 @@ if [ "$premise_status" -ne 1 ] || [ -s "$tmp/premise.out" ] || ! grep -q "^score
 fi
 expect_error 2 "--task must be pairs or carry" demo --task algebra
 expect_error 2 "unknown ablation 'bogus'" demo --ablations bogus
+
+# --- hostile input ---
+# Every JSON the CLI prints is valid: a model whose weights are NaN gives NaN
+# log-probs, which --json writes as null (never `nan`).
+mkdir "$tmp/nanmodel" && cp "$models/qwen2"/config.json "$models/qwen2"/model.safetensors "$tmp/nanmodel/"
+python3 - "$tmp/nanmodel/model.safetensors" <<'PY'
+import json, struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+e = json.loads(data[8:8 + n])["model.norm.weight"]
+b, end = e["data_offsets"]
+data[8 + n + b:8 + n + end] = struct.pack("<f", float("nan")) * ((end - b) // 4)
+open(path, "wb").write(data)
+PY
+valid_json() {  # valid_json what file: every line of file parses as strict JSON
+    python3 -c '
+import json, sys
+def reject(c): raise ValueError("non-finite number " + c)
+for line in open(sys.argv[1]):
+    json.loads(line, parse_constant=reject)
+' "$2" || { echo "FAIL: $1 printed invalid JSON: $(head -c 300 "$2")"; failures=$((failures+1)); }
+}
+"$cli" generate "$tmp/nanmodel" --ids 1,2,3 --max-new-tokens 3 --json >"$tmp/nan.json" 2>&1 || { echo "FAIL: generate on a NaN model exited non-zero"; failures=$((failures+1)); }
+valid_json "generate --json (NaN log-probs)" "$tmp/nan.json"
+grep -q '"logprobs": \[null, null, null\]' "$tmp/nan.json" || { echo "FAIL: NaN log-probs are not null: $(cat "$tmp/nan.json")"; failures=$((failures+1)); }
+"$cli" logprobs "$tmp/nanmodel" --ids 1,2,3 --json >"$tmp/nanlp.json" 2>&1 || { echo "FAIL: logprobs on a NaN model exited non-zero"; failures=$((failures+1)); }
+valid_json "logprobs --json (NaN)" "$tmp/nanlp.json"
+for args in "info $models/qwen2 --json" "info --system --json" "logprobs $models/qwen2 --ids 1,5,9 --json" \
+            "bench $models/qwen2 --tokens 4 --repeat 1 --json" "bench-gemm --size 16 --repeat 1 --json" \
+            "bench-matmul --rows 2 --n 20 --k 33 --repeat 1 --json"; do
+    # shellcheck disable=SC2086
+    "$cli" $args >"$tmp/any.json" 2>/dev/null || { echo "FAIL: score-cli $args exited non-zero"; failures=$((failures+1)); }
+    valid_json "score-cli $args" "$tmp/any.json"
+done
+
+# A token id of 2^31 - 1 in tokenizer.json used to abort (a 32 GB allocation).
+mkdir "$tmp/bigid" && cp "$models/qwen2-chat"/* "$tmp/bigid/"
+sed -i 's/"!": 0,/"!": 2147483647,/' "$tmp/bigid/tokenizer.json"
+expect_error 1 "tokenizer.json.*2147483647" info "$tmp/bigid"
+expect_error 1 "tokenizer.json.*2147483647" generate "$tmp/bigid" --ids 1,2
+
+# Invalid UTF-8 on the command line is an error, not silently U+FFFD.
+expect_error 2 "argument 2 is not valid UTF-8" info $'\xff\xfe'
+expect_error 2 "argument 3 is not valid UTF-8" tokenize "$models/qwen2-chat" $'caf\xe9'
+expect_error 2 "argument 5 is not valid UTF-8" generate "$models/qwen2-chat" --max-new-tokens 2 $'\xc3\x28'
+expect_ok "tokens" tokenize "$models/qwen2-chat" "café ✓"
+
+# A NUL inside a problem is part of the text (JSON escapes it on the way
+# out), never where the problem silently ends.
+printf '{"problem": "What is 2 + 3?\\u0000 And 7 + 8?", "answer": "5"}\n' >"$tmp/nul.jsonl"
+expect_ok "problems" correct "$models/qwen2-chat" --in "$tmp/nul.jsonl" --out "$tmp/nul-out.jsonl" --max-new-tokens 2
+grep -qF '"problem":"What is 2 + 3?\u0000 And 7 + 8?"' "$tmp/nul-out.jsonl" || { echo "FAIL: NUL problem came back as: $(cat "$tmp/nul-out.jsonl")"; failures=$((failures+1)); }
+
+# --no-mmap: weights read into memory (documented with the SIGBUS it avoids).
+expect_ok "^sum -[0-9.]+ over 4 tokens" logprobs "$models/qwen2" --ids 1,5,9,20,3 --no-mmap
+expect_ok "SIGBUS" generate --help
+expect_error 2 "unknown option --no-mmap" tokenize "$models/qwen2-chat" "x" --no-mmap
+
+# A FIFO instead of a model file: an error, not a process blocked in open().
+mkdir "$tmp/fifo" && cp "$models/qwen2"/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
+for cmd in info logprobs generate; do
+    extra=(); [ $cmd != info ] && extra=(--ids 1,2,3)
+    timeout 20 "$cli" $cmd "$tmp/fifo" "${extra[@]}" >/dev/null 2>"$tmp/err"; got=$?
+    if [ $got -ne 1 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "^score-cli: error: .*FIFO" "$tmp/err"; then
+        echo "FAIL: score-cli $cmd on a FIFO: exit $got, $(cat "$tmp/err")"; failures=$((failures+1))
+    fi
+done
 
 if [ $failures -ne 0 ]; then echo "test_cli: $failures failure(s)"; exit 1; fi
 echo "test_cli: all checks passed"

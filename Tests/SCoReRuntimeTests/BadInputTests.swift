@@ -93,6 +93,20 @@ import SCoReRuntime
         #expect(e?.statusCode == 3 && e!.message.contains("model.safetensors") && e!.message.contains("run past the end"))
     }
 
+    /// A FIFO in place of a model file used to block `open` forever (no
+    /// writer ever comes); now every reader refuses non-regular files.
+    @Test(arguments: ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"])
+    func fifoInsteadOfAFile(name: String) throws {
+        let dir = TempDir()
+        dir.copyModel("qwen2-chat")
+        unlink(dir.file(name))
+        #expect(mkfifo(dir.file(name), 0o644) == 0)
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 2 && e!.message.contains(name) && e!.message.contains("FIFO"), "\(String(describing: e))")
+        #expect(throws: ScoreError.self) { try Files.readAll(dir.file(name)) }
+        #expect(throws: ScoreError.self) { try MappedFile(path: "/dev/null") }
+    }
+
     @Test func tinyFile() {
         let dir = TempDir()
         dir.copyModel("llama-gqa")
@@ -200,6 +214,114 @@ import SCoReRuntime
         _ = system("rm '\(dir.file("model-00002-of-00005.safetensors"))'")
         let e = loadError(dir.path)
         #expect(e?.statusCode == 2 && e!.message.contains("model-00002-of-00005.safetensors"))
+    }
+
+    /// The raw header text and data region of a fixture's model.safetensors.
+    func headerAndData(_ dir: TempDir) -> (String, [UInt8]) {
+        let bytes = dir.read("model.safetensors")
+        var n = 0
+        for i in 0..<8 { n |= Int(bytes[i]) << (8 * i) }
+        return (String(decoding: bytes[8..<(8 + n)], as: UTF8.self), Array(bytes[(8 + n)...]))
+    }
+
+    /// A header length one byte short shifts every tensor by a byte: with
+    /// the header ending in '}' the JSON is cut, with padding spaces (as the
+    /// reference writer adds) the data region is one byte longer than the
+    /// tensors. Either way a load error, never shifted weights.
+    @Test(arguments: ["", "   "])
+    func headerLengthOneByteShort(padding: String) throws {
+        let dir = TempDir()
+        dir.copyModel("llama-gqa")
+        let (header, data) = headerAndData(dir)
+        let padded = String(header.reversed().drop(while: { $0 == " " }).reversed()) + padding
+        var bytes = safetensors(header: padded, data: data)
+        var n = UInt64(padded.utf8.count - 1)  // one byte short
+        for i in 0..<8 { bytes[i] = UInt8(n & 0xFF); n >>= 8 }
+        dir.write("model.safetensors", bytes)
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("model.safetensors"), "\(String(describing: e))")
+        #expect(e?.message.contains(padding.isEmpty ? "invalid JSON" : "1 bytes after the last tensor") == true, "\(String(describing: e))")
+    }
+
+    @Test func bytesAfterTheLastTensor() throws {
+        let dir = TempDir()
+        dir.copyModel("llama-gqa")
+        dir.write("model.safetensors", dir.read("model.safetensors") + [0, 0, 0, 0])
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("4 bytes after the last tensor"), "\(String(describing: e))")
+    }
+
+    @Test func gapBeforeTheFirstTensor() throws {
+        // Every offset moved by 4 bytes over 4 unused bytes at the start.
+        let dir = TempDir()
+        dir.copyModel("llama-gqa")
+        let (header, data) = headerAndData(dir)
+        let file = try SafetensorsFile(path: dir.file("model.safetensors"), mapped: false)
+        let dataStart = 8 + header.utf8.count
+        var shifted = header
+        for e in file.entries.values {
+            let old = entryText(header, e.name)
+            let (b, end) = (e.byteRange.lowerBound - dataStart, e.byteRange.upperBound - dataStart)
+            shifted = shifted.replacing(old, with: old.replacing("[\(b),\(end)]", with: "[\(b + 4),\(end + 4)]"))
+        }
+        dir.write("model.safetensors", safetensors(header: shifted, data: [1, 2, 3, 4] + data))
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("gap of 4 bytes at the start"), "\(String(describing: e))")
+    }
+
+    @Test func duplicateTensorName() throws {
+        // The same name twice; the reference refuses it, the last must not silently win.
+        let dir = try modelWithHeader { header, _ in
+            let norm = entryText(header, "model.norm.weight")
+            return "{" + norm + "," + header.dropFirst()
+        }
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("duplicate key 'model.norm.weight'"), "\(String(describing: e))")
+    }
+
+    @Test func headerMustStartWithABrace() throws {
+        let dir = try modelWithHeader { header, _ in " " + header.dropLast() }
+        let e = loadError(dir.path)
+        #expect(e?.statusCode == 3 && e!.message.contains("does not start with '{'"), "\(String(describing: e))")
+    }
+
+    @Test func shardIndexThatDisagreesWithTheShards() throws {
+        let index = "model.safetensors.index.json"
+        let original = String(decoding: try Files.readAll(Fixtures.model("llama-sharded-f16") + "/" + index), as: UTF8.self)
+        let line = "\"lm_head.weight\": \"model-00005-of-00005.safetensors\","
+        #expect(original.contains(line))
+        // A tensor listed twice.
+        let twice = TempDir()
+        twice.copyModel("llama-sharded-f16")
+        twice.write(index, original.replacing(line, with: line + "\n" + line.replacing("00005-of", with: "00001-of")))
+        let e1 = loadError(twice.path)
+        #expect(e1?.statusCode == 3 && e1!.message.contains("duplicate key 'lm_head.weight'"), "\(String(describing: e1))")
+        // A tensor a shard holds that the index does not list.
+        let down = "\"model.layers.0.mlp.down_proj.weight\": \"model-00002-of-00005.safetensors\","
+        #expect(original.contains(down))
+        let unlisted = TempDir()
+        unlisted.copyModel("llama-sharded-f16")
+        unlisted.write(index, original.replacing(down, with: ""))
+        let e2 = loadError(unlisted.path)
+        #expect(e2?.statusCode == 3 && e2!.message.contains("holds tensor 'model.layers.0.mlp.down_proj.weight'") && e2!.message.contains("does not list it"),
+                "\(String(describing: e2))")
+    }
+
+    /// Without mapping the weights live in private memory: the files can be
+    /// truncated or removed under a loaded model (mapped, that is SIGBUS).
+    @Test(arguments: ["qwen2", "qwen2-bf16", "llama-sharded-f16"])
+    func unmappedModelSurvivesTruncatedFiles(name: String) throws {
+        let dir = TempDir()
+        dir.copyModel(name)
+        let model = try Model.load(directory: dir.path, options: LoadOptions(useMapping: false))
+        let tokens: [Int32] = [1, 5, 9, 20, 3, 7]
+        let before = try model.logProbs(tokens: tokens)
+        for file in try AtomicDirectory.listDirectory(dir.path) where file.hasSuffix(".safetensors") {
+            #expect(truncate(dir.file(file), 0) == 0)
+        }
+        _ = system("rm -f '\(dir.path)'/*")
+        #expect(try model.logProbs(tokens: tokens) == before)
+        #expect(model.weights.mappedBytes == 0)
     }
 
     @Test func tokensOutsideVocabularyOrContext() throws {

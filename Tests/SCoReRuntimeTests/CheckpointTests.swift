@@ -148,4 +148,41 @@ import SCoReRuntime
         #expect(resumed.completedSteps == 1)
         #expect(try AtomicDirectory.listDirectory(tmp.path) == ["ckpt"])
     }
+
+    /// A save killed mid-write leaves "<dir>.score-tmp-<pid>-XXXXXX" (up to a
+    /// whole checkpoint). The next save removes it when that pid is gone,
+    /// and leaves alone the temporary directory of a live process.
+    @Test func killedSaveLeftoversAreRemovedByTheNextSave() throws {
+        let model = try Model.load(directory: Fixtures.model("qwen2"))
+        let fixture = try TrainingFixture("qwen2")
+        var c = Self.config(.full)
+        c.accumulationSteps = 1
+        let trainer = try Trainer(model: model, config: c)
+        _ = try trainer.step(fixture.batch())
+        let tmp = TempDir()
+        let dir = tmp.file("ckpt")
+        try trainer.save(to: dir)
+        // A pid that has certainly exited: a child we ran and reaped.
+        var dead: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        #expect(posix_spawn(&dead, "/bin/true", nil, nil, &argv, nil) == 0)
+        var status: Int32 = 0
+        _ = waitpid(dead, &status, 0)
+        let stale = "ckpt.score-tmp-\(dead)-a1b2c3", live = "ckpt.score-tmp-\(getppid())-d4e5f6"
+        for name in [stale, live] {
+            #expect(mkdir(tmp.file(name), 0o755) == 0)
+            tmp.write(name + "/model.safetensors", [UInt8](repeating: 7, count: 1 << 20))  // a half-written checkpoint
+            tmp.write(name + "/trainer_state.json", "{")
+        }
+        _ = try trainer.step(fixture.batch())
+        try trainer.save(to: dir)
+        #expect(try AtomicDirectory.listDirectory(tmp.path) == ["ckpt", live].sorted())
+        let resumed = try Trainer.resume(from: dir, base: model)
+        #expect(resumed.completedSteps == 2)
+        // Resuming cleans up too.
+        #expect(mkdir(tmp.file(stale), 0o755) == 0)
+        _ = try Trainer.resume(from: dir, base: model)
+        #expect(!Files.exists(tmp.file(stale)) && Files.exists(tmp.file(live)))
+    }
 }

@@ -21,6 +21,22 @@ import SCoReRuntime
         }
     }
 
+    /// A session called again from its own token callback fails that inner
+    /// call at once (it used to deadlock through the bindings).
+    @Test func reentrantCallIsAnError() throws {
+        let model = try Model.load(directory: Fixtures.model("qwen2"))
+        let session = Session(model: model, seed: 0)
+        var inner: ScoreError? = nil
+        let params = GenerationParams(maxNewTokens: 4, sampling: .greedy, stopTokenIds: [])
+        let out = try session.generate(prompts: [[1, 2, 3]], params: params) { _, _ in
+            do { _ = try session.generate(prompts: [[4]], params: params) } catch { inner = error as? ScoreError }
+            return false
+        }
+        #expect(out[0].finishReason == .aborted)
+        #expect(inner?.statusCode == 1 && inner!.message.contains("already generating"), "\(String(describing: inner))")
+        #expect(try session.generate(prompts: [[1, 2, 3]], params: params)[0].tokens.count == 4)
+    }
+
     @Test(arguments: Fixtures.allModels)
     func greedyMatchesTransformersOneAtATime(model name: String) throws {
         let model = try Model.load(directory: Fixtures.model(name))
@@ -218,6 +234,47 @@ import SCoReRuntime
         let raw: [Float] = [2, 1.5, -1, 0]
         let lse = Glibc.log(raw.map { Glibc.exp(Double($0)) }.reduce(0, +))
         #expect(abs(Double(s.logProb) - (1.5 - lse)) < 1e-5)
+    }
+
+    /// Subnormal temperatures and penalties used to turn finite logits into
+    /// infinities: token 0 and NaN log-probs, silently. They are rejected.
+    @Test(arguments: [
+        SamplingParams(temperature: 1e-40), SamplingParams(temperature: Float.leastNonzeroMagnitude),
+        SamplingParams(temperature: 9e-6), SamplingParams(repetitionPenalty: 1e-45),
+        SamplingParams(repetitionPenalty: 0.009), SamplingParams(repetitionPenalty: 101),
+    ])
+    func underflowingParametersAreRejected(params: SamplingParams) throws {
+        #expect(throws: ScoreError.self) { try params.validate() }
+        let model = try Model.load(directory: Fixtures.model("qwen2"))
+        #expect(throws: ScoreError.self) {
+            try Session(model: model, seed: 0).generate(prompts: [[1, 2, 3]], params: GenerationParams(maxNewTokens: 2, sampling: params))
+        }
+    }
+
+    /// Every sampling path gives finite log-probs from finite logits and
+    /// accepted parameters, even at the edges (huge logits, smallest
+    /// temperature, strongest penalties).
+    @Test func acceptedParametersNeverGiveNaN() throws {
+        let edges: [SamplingParams] = [
+            SamplingParams(temperature: 0), SamplingParams(temperature: 1e-5),
+            SamplingParams(temperature: 1e-5, topK: 3), SamplingParams(temperature: 1e-5, topP: 0.5, minP: 0.2),
+            SamplingParams(temperature: 1e-5, repetitionPenalty: 0.01), SamplingParams(temperature: 1, repetitionPenalty: 100),
+            SamplingParams(temperature: 0, repetitionPenalty: 0.01), SamplingParams(temperature: 1e-5, topK: 2, repetitionPenalty: 0.01),
+        ]
+        let big = Float.greatestFiniteMagnitude
+        for params in edges {
+            try params.validate()
+            for logits in [[3e38, -3e38, 1, big, -big, 0], [2, 1.5, -1, 0, 1e-3, -7]] as [[Float]] {
+                for history in [[], [0, 1, 3]] as [[Int32]] {
+                    var rng = RandomStream(seed: 1, stream: 0)
+                    var b = logits
+                    let s = b.withUnsafeMutableBufferPointer { b in history.withUnsafeBufferPointer { h in
+                        Sampler.sample(logits: b.baseAddress!, vocab: b.count, params: params, history: h, rng: &rng)
+                    } }
+                    #expect(!s.logProb.isNaN && s.logProb <= 0, "\(params) \(logits) \(history): \(s)")
+                }
+            }
+        }
     }
 }
 

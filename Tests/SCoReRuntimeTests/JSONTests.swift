@@ -36,4 +36,14 @@ import SCoReRuntime
             Issue.record("wrong error \(error)")
         }
     }
+
+    /// One-line output with Python's separators; NaN and infinities become
+    /// null through JSON.number, and are refused when written directly.
+    @Test func serializedLineAndNonFiniteNumbers() throws {
+        let value = JSON.object([("a", .array([.int(1), JSON.number(Float.nan), JSON.number(-Double.infinity)])),
+                                 ("b", JSON.number(Float(-4.4001555))), ("c", .object(JSONObject()))])
+        #expect(try value.serializedLine() == "{\"a\": [1, null, null], \"b\": -4.4001555, \"c\": {}}")
+        #expect(try value.serialized(indent: false) == "{\"a\":[1,null,null],\"b\":-4.4001555,\"c\":{}}")
+        #expect(throws: ScoreError.self) { try JSON.double(.nan).serializedLine() }
+    }
 }

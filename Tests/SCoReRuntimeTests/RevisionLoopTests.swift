@@ -88,4 +88,37 @@ import SCoReRuntime
         bad.sampling.topP = 0
         #expect(throws: ScoreError.self) { try loop.run(problems: ["x"], samples: 1, attempts: 2, params: bad) }
     }
+
+    /// samples = 2^31 - 1 used to allocate sequence after sequence until the
+    /// process died; every count is bounded before anything is allocated.
+    @Test func hugeCountsAreRejectedUpFront() throws {
+        let (model, loop) = try Self.loop(instruction: "Check your work.")
+        let params = GenerationParams(maxNewTokens: 5, sampling: SamplingParams(temperature: 0.8, seed: 1))
+        func message(_ body: () throws -> Any) -> String {
+            do { _ = try body(); return "no error" } catch let e as ScoreError { return "\(e.statusCode) \(e.message)" } catch { return "\(error)" }
+        }
+        let session = Session(model: model, seed: 0)
+        let format = RevisionFormat(instruction: "Check your work.")
+        #expect(message { try session.selfCorrect(problems: ["x"], samples: Int(Int32.max), attempts: 2, format: format, params: params) }
+                    .hasPrefix("1 samples per problem 2147483647 is out of range 1...4096"))
+        #expect(message { try session.selfCorrect(problems: ["x"], samples: 1, attempts: Int.max, format: format, params: params) }
+                    .contains("attempts"))
+        #expect(message { try loop.run(problems: [String](repeating: "x", count: 300), samples: 4096, attempts: 1, params: params) }
+                    .contains("sequences in one call"))
+        // max_new_tokens × sequences beyond the machine's memory: refused, not attempted.
+        var long = params
+        long.maxNewTokens = Int(Int32.max)
+        let budget = GenerationLimits.kvBytesPerToken(model.config) * model.contextLength * 10
+        #expect(throws: ScoreError.self) {
+            try GenerationLimits.checkMemory(model: model, tokensPerSequence: [Int](repeating: Int.max, count: 11), what: "test", budget: budget)
+        }
+        try GenerationLimits.checkMemory(model: model, tokensPerSequence: [Int](repeating: 8, count: 11), what: "test", budget: budget)
+        let sequences = GenerationLimits.physicalMemory / (GenerationLimits.kvBytesPerToken(model.config) * model.contextLength) + 1
+        if sequences <= 4096 * 256 {
+            let problems = [String](repeating: "x", count: (sequences + 4095) / 4096)
+            #expect(message { try loop.run(problems: problems, samples: 4096, attempts: 2, params: long) }.contains("memory"))
+            #expect(message { try session.generate(prompts: [[Int32]](repeating: [1, 2], count: min(sequences, 1 << 20)), params: long) }
+                        .contains("memory"))
+        }
+    }
 }

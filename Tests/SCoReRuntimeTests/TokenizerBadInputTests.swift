@@ -34,6 +34,26 @@ import SCoReRuntime
         #expect(loadError("[]").map { if case .format = $0 { true } else { false } } == true)
     }
 
+    /// Tables indexed by id are sized by the largest id: one id of 2^31 - 1
+    /// used to abort the process (a 32 GB allocation) and 2^28 took 20 s
+    /// and 4.2 GB. Ids must stay below entries + 2^20; sparse ids within
+    /// that still load.
+    @Test func absurdTokenIdsAreFormatErrors() throws {
+        let text = try fixtureJSON("gpt2")  // 600 vocabulary entries, "!" is id 1
+        #expect(text.contains("\"!\": 1,"))
+        for id in [Int(Int32.max), 1 << 28, 600 + 1 + (1 << 20)] {
+            let e = loadError(text.replacing("\"!\": 1,", with: "\"!\": \(id),"))
+            #expect(e?.statusCode == 3 && e!.message.contains("'!' has id \(id)") && e!.message.contains("far beyond"), "\(String(describing: e))")
+        }
+        let added = loadError(text.replacing("\"id\": 0,", with: "\"id\": 2147483647,"))
+        #expect(added?.statusCode == 3 && added!.message.contains("added token") && added!.message.contains("2147483647"), "\(String(describing: added))")
+        // A sparse but plausible numbering loads.
+        let dir = TempDir()
+        dir.write("tokenizer.json", text.replacing("\"!\": 1,", with: "\"!\": 1600,"))
+        let sparse = try Tokenizer.load(directory: dir.path)
+        #expect(sparse.vocabSize == 1601 && sparse.tokenText(1600) == "!")
+    }
+
     @Test func mergeWithATokenOutsideTheVocabulary() throws {
         let text = try fixtureJSON("gpt2-legacy-merges")
         // The first merge of the file, with its left token renamed to something absent.

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What to generate and when to stop.
 public struct GenerationParams: Sendable {
     /// Upper bound on new tokens per sequence (0 returns at once).
@@ -21,6 +25,44 @@ public struct GenerationParams: Sendable {
         self.sampling = sampling
         self.stopTokenIds = stopTokenIds
         self.firstStream = firstStream
+    }
+}
+
+/// Up-front bounds on the sizes of one generation call, so a huge count
+/// (samples = 2^31 - 1) is a clear error before anything is allocated rather
+/// than memory growing until the process dies.
+public enum GenerationLimits {
+    /// Sequences decoded together in one call (problems × samples).
+    public static let maxSequences = 1 << 20
+    /// Samples per problem in the revise loop (as SCoReConfig and score-cli).
+    public static let maxSamples = 4096
+    /// Attempts per sample in the revise loop.
+    public static let maxAttempts = 256
+
+    /// Physical memory of this machine (the budget of `checkMemory`).
+    public static let physicalMemory: Int = {
+        #if canImport(Glibc)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        if pages > 0 && size > 0 { return pages.multipliedReportingOverflow(by: size).overflow ? Int.max : pages * size }
+        #endif
+        return Int.max
+    }()
+
+    /// Bytes of KV cache (F32 keys and values, every layer) one token takes.
+    public static func kvBytesPerToken(_ config: ModelConfig) -> Int { config.layerCount * config.kvDim * 2 * 4 }
+
+    /// Throws when sequences of up to `tokens[i]` tokens each (each capped at
+    /// the context length; the decoder reserves that much KV cache up front)
+    /// would need more memory than `budget` (default: physical memory).
+    public static func checkMemory(model: Model, tokensPerSequence tokens: [Int], what: String,
+                                   budget: Int = physicalMemory) throws {
+        let perToken = kvBytesPerToken(model.config), context = model.contextLength
+        var total = 0.0
+        for t in tokens { total += Double(min(max(t, 0), context)) * Double(perToken) + Double(model.config.vocabSize) * 4 }
+        guard total <= Double(budget) else {
+            let gb = { (x: Double) in String(Double(Int(x / 1e8)) / 10) }
+            throw ScoreError.invalidArgument("\(what): \(tokens.count) sequences of up to \(tokens.max() ?? 0) tokens would need up to \(gb(total)) GB of KV cache, more than this machine's \(gb(Double(budget))) GB of memory; use fewer sequences per call or a smaller max_new_tokens")
+        }
     }
 }
 
@@ -95,6 +137,19 @@ public struct Generator {
         guard params.maxNewTokens >= 0 else { throw ScoreError.invalidArgument("max_new_tokens \(params.maxNewTokens) is negative") }
         guard states.count == appending.count else {
             throw ScoreError.invalidArgument("\(states.count) sequences but \(appending.count) token lists to append")
+        }
+        guard states.count <= GenerationLimits.maxSequences else {
+            throw ScoreError.invalidArgument("\(states.count) sequences in one call; at most \(GenerationLimits.maxSequences)")
+        }
+        if params.maxNewTokens > 0 {
+            // What the decoder reserves below: min(context, tokens + max_new_tokens) per sequence.
+            try GenerationLimits.checkMemory(
+                model: model,
+                tokensPerSequence: zip(states, appending).map { s, extra in
+                    let (t, o) = (s.tokens.count + extra.count).addingReportingOverflow(params.maxNewTokens)
+                    return o ? Int.max : t
+                },
+                what: "generate")
         }
         guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
             throw ScoreError.invalidArgument("a sequence appears twice in one call")

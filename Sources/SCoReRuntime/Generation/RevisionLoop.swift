@@ -122,6 +122,22 @@ public struct RevisionLoop {
         return try codec.encode(text, addSpecialTokens: false, parseSpecial: true)
     }
 
+    /// Checks the counts of a revise-loop call up front: samples in
+    /// 1...GenerationLimits.maxSamples, attempts in 1...maxAttempts, at least
+    /// one problem and problems × samples ≤ maxSequences.
+    public static func validate(problems: Int, samples: Int, attempts: Int) throws {
+        guard samples >= 1, samples <= GenerationLimits.maxSamples else {
+            throw ScoreError.invalidArgument("samples per problem \(samples) is out of range 1...\(GenerationLimits.maxSamples)")
+        }
+        guard attempts >= 1, attempts <= GenerationLimits.maxAttempts else {
+            throw ScoreError.invalidArgument("attempts \(attempts) is out of range 1...\(GenerationLimits.maxAttempts)")
+        }
+        guard problems >= 1 else { throw ScoreError.invalidArgument("no problems") }
+        guard problems <= GenerationLimits.maxSequences / samples else {
+            throw ScoreError.invalidArgument("\(problems) problems × \(samples) samples is more than \(GenerationLimits.maxSequences) sequences in one call")
+        }
+    }
+
     /// Runs `attempts` attempts for `samples` samples of every problem, all
     /// sequences decoding together. Sample s of problem p uses random stream
     /// p·samples + s (offset by params.firstStream). `progress` hears about
@@ -129,10 +145,19 @@ public struct RevisionLoop {
     /// possible) and may stop the run (`ScoreError.aborted`).
     public func run(problems: [String], samples: Int, attempts: Int, params: GenerationParams,
                     progress: ProgressHandler? = nil, phase: String = "rollout") throws -> [Rollout] {
-        guard samples >= 1 else { throw ScoreError.invalidArgument("samples per problem must be >= 1, got \(samples)") }
-        guard attempts >= 1 else { throw ScoreError.invalidArgument("attempts must be >= 1, got \(attempts)") }
-        guard !problems.isEmpty else { throw ScoreError.invalidArgument("no problems") }
+        try Self.validate(problems: problems.count, samples: samples, attempts: attempts)
+        guard params.maxNewTokens >= 0 else { throw ScoreError.invalidArgument("max_new_tokens \(params.maxNewTokens) is negative") }
         let prompts = try problems.map(promptTokens)
+        // Every attempt may add max_new_tokens and the glue: the worst case,
+        // checked before any sequence state is allocated.
+        let perAttempt = params.maxNewTokens.addingReportingOverflow(glue.count)
+        let worst = prompts.map { p -> Int in
+            let (all, o1) = perAttempt.partialValue.multipliedReportingOverflow(by: attempts)
+            let (t, o2) = all.addingReportingOverflow(p.count)
+            return perAttempt.overflow || o1 || o2 ? Int.max : t
+        }
+        try GenerationLimits.checkMemory(model: model, tokensPerSequence: worst.flatMap { [Int](repeating: $0, count: samples) },
+                                         what: "the revise loop")
         var rollouts: [Rollout] = []
         var states: [SequenceState] = []
         for (p, prompt) in prompts.enumerated() {

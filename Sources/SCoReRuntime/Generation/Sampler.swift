@@ -4,7 +4,11 @@ import Glibc
 
 /// How the next token is chosen. Defaults follow transformers' `generate`.
 public struct SamplingParams: Sendable, Equatable {
-    /// 0 means greedy (argmax); otherwise logits are divided by it.
+    /// 0 means greedy (argmax); otherwise logits are divided by it, and it
+    /// must be at least `minimumTemperature` (1e-5): a smaller one (1e-40, a
+    /// subnormal) scales finite logits to infinity, which used to give token
+    /// 0 and NaN log-probs. It is rejected, not rounded to greedy, so the
+    /// reported log-probs always mean softmax(logits / temperature).
     public var temperature: Float = 1
     /// Keep the k most likely tokens (0 = off).
     public var topK: Int = 0
@@ -12,7 +16,9 @@ public struct SamplingParams: Sendable, Equatable {
     public var topP: Float = 1
     /// Drop tokens less likely than minP × the top probability (0 = off).
     public var minP: Float = 0
-    /// CTRL-style penalty on tokens already in the sequence (1 = off).
+    /// CTRL-style penalty on tokens already in the sequence (1 = off); in
+    /// `repetitionPenaltyRange` (0.01...100): 1e-45 used to turn a positive
+    /// logit into infinity and every log-prob into NaN.
     public var repetitionPenalty: Float = 1
     public var seed: UInt64 = 0
 
@@ -27,14 +33,20 @@ public struct SamplingParams: Sendable, Equatable {
     }
 
     public static let greedy = SamplingParams(temperature: 0)
+    /// The smallest non-zero temperature accepted (vLLM's sampling epsilon).
+    public static let minimumTemperature: Float = 1e-5
+    public static let repetitionPenaltyRange: ClosedRange<Float> = 0.01...100
 
     public func validate() throws {
         guard temperature.isFinite, temperature >= 0 else { throw ScoreError.invalidArgument("temperature \(temperature) must be >= 0") }
+        guard temperature == 0 || temperature >= Self.minimumTemperature else {
+            throw ScoreError.invalidArgument("temperature \(temperature) is too small: use 0 for greedy decoding or at least \(Self.minimumTemperature)")
+        }
         guard topK >= 0 else { throw ScoreError.invalidArgument("top_k \(topK) must be >= 0") }
         guard topP > 0, topP <= 1 else { throw ScoreError.invalidArgument("top_p \(topP) must be in (0, 1]") }
         guard minP >= 0, minP <= 1 else { throw ScoreError.invalidArgument("min_p \(minP) must be in [0, 1]") }
-        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else {
-            throw ScoreError.invalidArgument("repetition_penalty \(repetitionPenalty) must be > 0")
+        guard repetitionPenalty.isFinite, Self.repetitionPenaltyRange.contains(repetitionPenalty) else {
+            throw ScoreError.invalidArgument("repetition_penalty \(repetitionPenalty) must be in \(Self.repetitionPenaltyRange.lowerBound)...\(Self.repetitionPenaltyRange.upperBound) (1 = off)")
         }
     }
 }
@@ -79,7 +91,10 @@ public enum Sampler {
                               history: UnsafeBufferPointer<Int32>, rng: inout RandomStream) -> SampledToken {
         // The log-prob reported is under softmax(logits / T) of the raw model.
         let t = p.temperature > 0 ? p.temperature : 1
-        if t != 1 { for i in 0..<vocab { logits[i] /= t } }
+        // Scaled or penalised logits stay finite (an infinity would make
+        // exp(x - max) NaN for every token): a finite logit that overflows
+        // is clamped to the largest finite value of its sign.
+        if t != 1 { for i in 0..<vocab { logits[i] = finite(logits[i] / t) } }
         let logNorm = Softmax.logSumExp(logits, count: vocab)
 
         // Penalty after recording the normaliser: it shapes the choice only.
@@ -92,7 +107,7 @@ public enum Sampler {
             for id in history where id >= 0 && Int(id) < vocab && seen.insert(id).inserted {
                 let i = Int(id)
                 penalised.append((i, logits[i]))
-                logits[i] = logits[i] > 0 ? logits[i] / p.repetitionPenalty : logits[i] * p.repetitionPenalty
+                logits[i] = finite(logits[i] > 0 ? logits[i] / p.repetitionPenalty : logits[i] * p.repetitionPenalty)
             }
         }
         defer { for (i, original) in penalised { logits[i] = original } }
@@ -123,6 +138,11 @@ public enum Sampler {
             }
         }
         return SampledToken(token: Int32(chosen), logProb: logitValue(chosen, penalised, logits) - logNorm)
+    }
+
+    /// `x`, with ±infinity replaced by ±greatestFiniteMagnitude (NaN stays NaN).
+    @inline(__always) static func finite(_ x: Float) -> Float {
+        x.isInfinite ? (x > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude) : x
     }
 
     /// The scaled logit before any penalty.

@@ -10,16 +10,24 @@ import Glibc
 /// libc lacks renameat2, the old directory is first renamed to "<target>.old"
 /// and `recover` restores it if the process died in between.
 /// Directories handled here are flat (files only), like checkpoints.
+///
+/// The temporary directory is named "<target>.score-tmp-<pid>-XXXXXX". A
+/// process killed mid-save (up to a whole checkpoint, GBs) leaves it behind;
+/// the next save, resume or `recover` of the same target removes such
+/// leftovers, but only those whose pid is no longer running (never another
+/// live process's save in progress, nor one of this process's own).
 public enum AtomicDirectory {
     static let tempMarker = ".score-tmp-"
+    /// Leftovers of versions that did not put the pid in the name are removed
+    /// only when untouched for this long (their owner cannot be checked).
+    static let legacyStaleSeconds = 3600
 
     public static func write(_ target: String, _ fill: (String) throws -> Void) throws {
         let target = target.hasSuffix("/") && target.count > 1 ? String(target.dropLast()) : target
         let parent = Self.parent(of: target)
         guard Files.isDirectory(parent) else { throw ScoreError.io("\(parent): no such directory") }
-        try recover(target)
-        removeStaleTemporaries(target)
-        var template = Array((target + tempMarker + "XXXXXX").utf8CString)
+        try recover(target)  // also removes the leftovers of killed saves
+        var template = Array((target + tempMarker + "\(getpid())-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else { throw ScoreError.io("\(target): cannot create a directory beside it (\(errnoText()))") }
         let temp = String(cString: template)
@@ -50,11 +58,14 @@ public enum AtomicDirectory {
 
     /// Restores "<target>.old" when a save on a system without renameat2 was
     /// killed after moving the previous directory aside.
+    /// Also removes the temporary directories of killed saves (see above).
     public static func recover(_ target: String) throws {
+        let target = target.hasSuffix("/") && target.count > 1 ? String(target.dropLast()) : target
         let old = target + ".old"
         if !Files.exists(target) && Files.isDirectory(old) {
             guard rename(old, target) == 0 else { throw ScoreError.io("\(target): cannot restore \(old): \(errnoText())") }
         }
+        removeStaleTemporaries(target)
     }
 
     static func parent(of path: String) -> String {
@@ -72,12 +83,31 @@ public enum AtomicDirectory {
         return fn(AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) == 0
     }
 
-    private static func removeStaleTemporaries(_ target: String) {
+    /// Removes "<target>.score-tmp-<pid>-*" directories whose process is
+    /// gone. Returns the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(_ target: String) -> [String] {
         let parent = Self.parent(of: target)
         let base = target.split(separator: "/").last.map(String.init) ?? target
+        var removed: [String] = []
         for name in (try? listDirectory(parent)) ?? [] where name.hasPrefix(base + tempMarker) {
-            try? removeFlat(Files.join(parent, name))
+            let path = Files.join(parent, name)
+            guard Files.isDirectory(path) else { continue }
+            let rest = name.dropFirst(base.count + tempMarker.count)
+            if let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 {
+                guard pid != getpid(), !processIsAlive(pid) else { continue }
+            } else {
+                var st = stat()
+                guard stat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > legacyStaleSeconds else { continue }
+            }
+            if (try? removeFlat(path)) != nil { removed.append(name) }
         }
+        return removed
+    }
+
+    /// kill(pid, 0): the process exists (EPERM: it exists but is not ours).
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
     }
 
     public static func syncDirectory(_ path: String) throws {

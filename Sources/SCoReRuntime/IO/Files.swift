@@ -4,6 +4,12 @@ import Glibc
 
 /// A read-only view of a whole file: memory-mapped, or read into private
 /// memory when mapping is off. Unmapped/freed on deinit.
+///
+/// Only regular files are read: the file is opened with O_NONBLOCK (so a
+/// FIFO without a writer cannot block `open`) and fstat'ed, and a FIFO,
+/// device, socket or directory is an `.io` error naming its type. Every
+/// reader of the library (weights, config.json, tokenizer.json, data files)
+/// goes through here.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
@@ -12,12 +18,19 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String, mapped: Bool = true) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { throw ScoreError.io("\(path): cannot open: \(errnoText())") }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw ScoreError.io("\(path): cannot stat: \(errnoText())") }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw ScoreError.io("\(path): is a directory") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ScoreError.io("\(path): is a directory")
+        case S_IFIFO: throw ScoreError.io("\(path): is a FIFO (named pipe), not a regular file")
+        case S_IFCHR, S_IFBLK: throw ScoreError.io("\(path): is a device, not a regular file")
+        case S_IFSOCK: throw ScoreError.io("\(path): is a socket, not a regular file")
+        default: throw ScoreError.io("\(path): is not a regular file")
+        }
         let size = Int(st.st_size)
         self.count = size
         if size == 0 {
@@ -82,9 +95,9 @@ public enum Files {
         return Array(file.bytes)
     }
 
-    public static func readJSON(_ path: String) throws -> JSON {
+    public static func readJSON(_ path: String, rejectingDuplicateKeys: Bool = false) throws -> JSON {
         let bytes = try readAll(path, limit: 512 << 20)
-        return try JSON.parse(bytes, context: path)
+        return try JSON.parse(bytes, context: path, rejectingDuplicateKeys: rejectingDuplicateKeys)
     }
 
     public static func join(_ dir: String, _ name: String) -> String {

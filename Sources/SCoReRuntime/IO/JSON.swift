@@ -79,13 +79,18 @@ public struct JSONObject: Equatable, Sendable {
 
 extension JSON {
     /// Parses a complete JSON text. `context` names the source in errors.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, context: String) throws -> JSON {
+    /// `rejectingDuplicateKeys` makes a key repeated in one object an error
+    /// (for files where the later value silently winning would hide a fault,
+    /// like a safetensors header naming one tensor twice).
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, context: String,
+                             rejectingDuplicateKeys: Bool = false) throws -> JSON {
         var reader = JSONReader(bytes: bytes, context: context)
+        reader.rejectDuplicateKeys = rejectingDuplicateKeys
         return try reader.parseDocument()
     }
 
-    public static func parse(_ bytes: [UInt8], context: String) throws -> JSON {
-        try bytes.withUnsafeBufferPointer { try parse($0, context: context) }
+    public static func parse(_ bytes: [UInt8], context: String, rejectingDuplicateKeys: Bool = false) throws -> JSON {
+        try bytes.withUnsafeBufferPointer { try parse($0, context: context, rejectingDuplicateKeys: rejectingDuplicateKeys) }
     }
 
     public static func parse(_ text: String, context: String) throws -> JSON {
@@ -98,6 +103,7 @@ private struct JSONReader {
     let context: String
     var pos = 0
     var depth = 0
+    var rejectDuplicateKeys = false
     static let maxDepth = 512
 
     init(bytes: UnsafeBufferPointer<UInt8>, context: String) {
@@ -170,7 +176,12 @@ private struct JSONReader {
         while true {
             skipWhitespace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a key string") }
+            let keyStart = pos
             let key = try parseString()
+            if rejectDuplicateKeys && object[key] != nil {
+                pos = keyStart
+                throw fail("duplicate key '\(key)'")
+            }
             skipWhitespace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             pos += 1

@@ -1,16 +1,29 @@
-/// Serialises `JSON` values: compact, or indented two spaces (as Python's
-/// json.dumps(indent=2)), keys in their stored order. Non-finite numbers have
-/// no JSON spelling and are refused.
+/// Serialises `JSON` values: compact, on one line with Python's default
+/// separators (", " and ": ", as json.dumps(x)), or indented two spaces (as
+/// json.dumps(x, indent=2)); keys in their stored order. Non-finite numbers
+/// have no JSON spelling and are refused (`JSON.number` maps them to null).
 extension JSON {
     public func serialized(indent: Bool = true) throws -> String {
         var out = ""
-        try write(into: &out, level: 0, indent: indent)
+        try write(into: &out, level: 0, indent: indent, spaced: false)
         if indent { out += "\n" }
         return out
     }
 
-    private func write(into out: inout String, level: Int, indent: Bool) throws {
-        let pad = indent ? "\n" + String(repeating: "  ", count: level + 1) : ""
+    /// One line, `{"a": 1, "b": [1, 2]}`: Python's json.dumps default.
+    public func serializedLine() throws -> String {
+        var out = ""
+        try write(into: &out, level: 0, indent: false, spaced: true)
+        return out
+    }
+
+    /// A number, or null when it is NaN or infinite (JSON has no spelling
+    /// for those). Floats keep their shortest decimal form.
+    public static func number(_ value: Double) -> JSON { value.isFinite ? .double(value) : .null }
+    public static func number(_ value: Float) -> JSON { value.isFinite ? .double(Double("\(value)") ?? Double(value)) : .null }
+
+    private func write(into out: inout String, level: Int, indent: Bool, spaced: Bool) throws {
+        let pad = indent ? "\n" + String(repeating: "  ", count: level + 1) : spaced ? " " : ""
         let close = indent ? "\n" + String(repeating: "  ", count: level) : ""
         switch self {
         case .null: out += "null"
@@ -24,18 +37,18 @@ extension JSON {
             if items.isEmpty { out += "[]"; return }
             out += "["
             for (i, item) in items.enumerated() {
-                out += (i > 0 ? "," : "") + pad
-                try item.write(into: &out, level: level + 1, indent: indent)
+                out += i > 0 ? "," + pad : indent ? pad : ""
+                try item.write(into: &out, level: level + 1, indent: indent, spaced: spaced)
             }
             out += close + "]"
         case .object(let o):
             if o.count == 0 { out += "{}"; return }
             out += "{"
             for (i, key) in o.keys.enumerated() {
-                out += (i > 0 ? "," : "") + pad
+                out += i > 0 ? "," + pad : indent ? pad : ""
                 JSON.quote(key, into: &out)
-                out += indent ? ": " : ":"
-                try o[key]!.write(into: &out, level: level + 1, indent: indent)
+                out += indent || spaced ? ": " : ":"
+                try o[key]!.write(into: &out, level: level + 1, indent: indent, spaced: spaced)
             }
             out += close + "}"
         }

@@ -6,6 +6,13 @@
 /// Every structural fault is reported with the file and tensor name: a
 /// header longer than the file, offsets that overlap or run past the end,
 /// a byte count that disagrees with dtype x shape, unknown dtypes.
+///
+/// As in the format's reference implementation (huggingface/safetensors),
+/// the header is a JSON object (its first byte is '{'), names each tensor
+/// once, and the tensors' data, sorted by offset, covers the data region
+/// exactly: contiguous from 0, no gap, no overlap, ending at the end of the
+/// file. A header length off by a byte (all data shifted), bytes after the
+/// last tensor or a tensor named twice are load errors, not wrong weights.
 
 /// Element types a safetensors file may declare.
 public enum StorageType: String, Sendable, CaseIterable {
@@ -65,9 +72,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         let dataStart = 8 + Int(headerLength)
         let dataSize = bytes.count - dataStart
+        guard headerLength > 0, bytes[8] == UInt8(ascii: "{") else {
+            throw ScoreError.format("\(path): safetensors header does not start with '{' (header length \(headerLength) is wrong or the file is not safetensors)")
+        }
         let header = try JSON.parse(
             UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[8..<dataStart]),
-            context: "\(path) (safetensors header)")
+            context: "\(path) (safetensors header)", rejectingDuplicateKeys: true)
         guard case .object(let table) = header else {
             throw ScoreError.format("\(path): safetensors header is not a JSON object")
         }
@@ -84,7 +94,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
             entries[name] = try Self.entry(name: name, value: value, path: path, dataStart: dataStart, dataSize: dataSize)
         }
-        try Self.checkNoOverlap(entries.values, path: path)
+        try Self.checkCoverage(entries.values, dataStart: dataStart, dataSize: dataSize, path: path)
         self.entries = entries
         self.metadata = metadata
     }
@@ -119,10 +129,30 @@ public final class SafetensorsFile: @unchecked Sendable {
                                 byteRange: (dataStart + Int(begin))..<(dataStart + Int(end)))
     }
 
-    private static func checkNoOverlap(_ entries: some Collection<SafetensorsEntry>, path: String) throws {
-        let sorted = entries.filter { !$0.byteRange.isEmpty }.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }
+    /// The tensors, in offset order, must tile the data region exactly (the
+    /// reference's `Metadata::validate` plus its end-of-buffer check).
+    private static func checkCoverage(_ entries: some Collection<SafetensorsEntry>, dataStart: Int, dataSize: Int,
+                                      path: String) throws {
+        let sorted = entries.sorted {
+            ($0.byteRange.lowerBound, $0.byteRange.upperBound, $0.name) < ($1.byteRange.lowerBound, $1.byteRange.upperBound, $1.name)
+        }
+        // Overlaps first (they name both tensors), then gaps and the end.
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.byteRange.lowerBound < a.byteRange.upperBound {
             throw ScoreError.format("\(path): tensors '\(a.name)' and '\(b.name)' overlap in the data region")
+        }
+        var end = dataStart
+        var previous: SafetensorsEntry? = nil
+        for e in sorted {
+            if e.byteRange.lowerBound > end {
+                let where_ = previous.map { "after tensor '\($0.name)'" } ?? "at the start of the data region"
+                throw ScoreError.format("\(path): a gap of \(e.byteRange.lowerBound - end) bytes \(where_), before tensor '\(e.name)': the tensors must cover the data region exactly (wrong header length or data_offsets?)")
+            }
+            end = e.byteRange.upperBound
+            previous = e
+        }
+        if end != dataStart + dataSize {
+            let covered = end - dataStart
+            throw ScoreError.format("\(path): \(dataSize - covered) bytes after the last tensor: the tensors cover \(covered) of the \(dataSize) data bytes (wrong header length, or bytes appended to the file)")
         }
     }
 

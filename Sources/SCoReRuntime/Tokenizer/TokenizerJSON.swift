@@ -12,6 +12,17 @@ struct TokenizerPipeline {
 }
 
 enum TokenizerJSON {
+    /// How far token ids may run past the number of tokens the file defines
+    /// (vocabulary entries + added tokens). Real tokenizers number their
+    /// tokens densely (a few unused ids at most); the tables indexed by id are
+    /// sized by the largest id, so without a bound one id of 2^31 - 1 asked
+    /// for 32 GB (an abort) and 2^28 loaded after 20 s in 4.2 GB. With it the
+    /// tables stay within (entries + 2^20) slots: proportional to the file.
+    static let idMargin = 1 << 20
+
+    /// The exclusive upper bound of token ids for a file with `entries` tokens.
+    static func idLimit(entries: Int) -> Int { entries + idMargin }
+
     static func parse(_ json: JSON, context: String) throws -> TokenizerPipeline {
         guard json.objectValue != nil else { throw ScoreError.format("\(context): the top level is not an object") }
         if let t = json["truncation"], !t.isNull {
@@ -25,13 +36,18 @@ enum TokenizerJSON {
         let postProcessor = try PostProcessor.parse(json["post_processor"] ?? .null, context: context)
         let decoder = try Decoder.parse(json["decoder"] ?? .null, context: context)
         guard let modelJSON = json["model"], modelJSON.objectValue != nil else { throw ScoreError.format("\(context): no \"model\" object") }
-        let model = try parseModel(modelJSON, byteLevel: preTokenizer.isByteLevel, context: context)
         let added = try parseAddedTokens(json["added_tokens"] ?? .array([]), context: context)
+        let vocabCount = modelJSON["vocab"]?.objectValue?.count ?? 0
+        let limit = idLimit(entries: vocabCount + added.count)
+        if let far = added.first(where: { Int($0.id) >= limit }) {
+            throw ScoreError.format("\(context): added token '\(far.content)' has id \(far.id), far beyond the \(vocabCount + added.count) tokens the file defines (ids must be < \(limit))")
+        }
+        let model = try parseModel(modelJSON, byteLevel: preTokenizer.isByteLevel, idLimit: limit, context: context)
         return TokenizerPipeline(model: model, addedTokens: added, normalizer: normalizer, preTokenizer: preTokenizer,
                                  postProcessor: postProcessor, decoder: decoder)
     }
 
-    static func parseModel(_ json: JSON, byteLevel: Bool, context: String) throws -> BPEModel {
+    static func parseModel(_ json: JSON, byteLevel: Bool, idLimit: Int, context: String) throws -> BPEModel {
         let type = json["type"]?.stringValue ?? "BPE"
         guard type == "BPE" else { throw ScoreError.unsupported("\(context): unsupported tokenizer model \"\(type)\" (only BPE)") }
         if let d = json["dropout"], !d.isNull, (d.doubleValue ?? 1) != 0 {
@@ -43,6 +59,9 @@ enum TokenizerJSON {
         for key in vocabObject.keys {
             guard let v = vocabObject[key]?.intValue, let id = Int32(exactly: v), id >= 0 else {
                 throw ScoreError.format("\(context): model.vocab: the id of '\(key)' is not a non-negative 32-bit integer")
+            }
+            guard Int(id) < idLimit else {
+                throw ScoreError.format("\(context): model.vocab: '\(key)' has id \(id), far beyond the tokens the file defines (ids must be < \(idLimit))")
             }
             vocab.append((key, id))
         }

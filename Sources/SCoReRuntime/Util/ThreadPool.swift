@@ -33,10 +33,23 @@ public final class ThreadPool: @unchecked Sendable {
     }()
     private static let configureLock = Mutex<Void>(())
 
+    /// The largest thread count `configure` accepts: max(256, 4 × cores).
+    /// Beyond that threads only cost memory (a stack each) and scheduling.
+    public static var maxThreads: Int { max(256, 4 * BLAS.coreCount) }
+
+    /// Checks a requested thread count against 1...maxThreads.
+    public static func validate(threads: Int) throws {
+        guard threads >= 1, threads <= maxThreads else {
+            throw ScoreError.invalidArgument("thread count \(threads) is out of range 1...\(maxThreads) (at most max(256, 4 x \(BLAS.coreCount) cores))")
+        }
+    }
+
     /// Sets the number of threads of the shared pool (which also splits
-    /// every large matrix product).
-    public static func configure(threads: Int) {
-        let n = max(1, threads)
+    /// every large matrix product). Throws `.invalidArgument` outside
+    /// 1...maxThreads.
+    public static func configure(threads: Int) throws {
+        try validate(threads: threads)
+        let n = threads
         _ = BLAS.prepare
         configureLock.withLock { _ in
             if shared.threads != n { shared = ThreadPool(threads: n) }

@@ -171,7 +171,8 @@ def abi_version() -> int:
 
 
 def set_n_threads(n: int) -> None:
-    """Threads used by matrix products and kernels (0 = all cores).
+    """Threads used by matrix products and kernels (0 = all cores, at most
+    max(256, 4 x cores); more raises ScoreError INVALID_ARGUMENT).
     Process-wide; call before starting work on other threads."""
     _check(_lib.score_set_n_threads(_check_int32(n, "n_threads")))
 
@@ -331,7 +332,11 @@ class Model(OwnedHandle):
         """Load a Hugging Face model directory (config.json, optional
         generation_config.json, model.safetensors or sharded safetensors).
 
-        use_mmap: map weight files (True) or read them into private memory.
+        use_mmap: map weight files (True) or read them into private memory
+            (False). A mapped weight file that is truncated or rewritten in
+            place on disk while the model is loaded kills the process with
+            SIGBUS at the next access (no exception is possible); pass
+            ``use_mmap=False`` when the files may change underneath.
         max_context: reject sequences longer than this (0 = the model's
             max_position_embeddings; must not exceed it).
         """

@@ -6,10 +6,11 @@ declarations for this part of ``score.h`` live here, next to their use.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from . import _lib
 from ._lib import ctypes_function, score_model_p, score_status, size_t_p, int32_p, float_p
@@ -125,6 +126,25 @@ class Session:
             model._release()
         self._handle: Optional[int] = out.value
         self._lock = threading.Lock()
+        self._owner: Optional[int] = None  # thread id of the running call
+
+    @contextlib.contextmanager
+    def _running(self, what: str) -> Iterator[None]:
+        """Holds the session for one call. Other threads wait their turn;
+        the same thread again (from an on_token callback) would wait for
+        itself forever, so that inner call raises ScoreError instead."""
+        from . import ScoreError
+
+        if self._owner == threading.get_ident():
+            raise ScoreError(_lib.SCORE_ERR_INVALID_ARGUMENT,
+                             f"Session.{what} called from inside this session's own call (an on_token "
+                             "callback); use another Session")
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._owner = None
 
     def close(self) -> None:
         handle, self._handle = self._handle, None
@@ -157,7 +177,11 @@ class Session:
         stop_strings: Optional[Sequence[str]] = None,
         on_token: Optional[TokenCallback] = None,
     ) -> List[Generation]:
-        """Continues every prompt (a list of token-id lists) in one batch."""
+        """Continues every prompt (a list of token-id lists) in one batch.
+
+        ``temperature`` is 0 (greedy) or at least 1e-5; ``repetition_penalty``
+        is in [0.01, 100] (1 = off). Values outside raise ScoreError
+        (INVALID_ARGUMENT) rather than giving NaN log-probs."""
         from . import ScoreError, _as_int32_array, _check, _check_int32
 
         if self._handle is None:
@@ -175,7 +199,7 @@ class Session:
             gp.n_stop_ids = len(stop_ids)
 
         if stop_strings:
-            encoded_stops = [t.encode("utf-8") for t in stop_strings]
+            encoded_stops = [_c_text(t, f"stop_strings[{i}]") for i, t in enumerate(stop_strings)]
             stop_array = (ctypes.c_char_p * len(encoded_stops))(*encoded_stops)
             gp.stop_strings = ctypes.cast(stop_array, ctypes.POINTER(ctypes.c_char_p))
             gp.n_stop_strings = len(encoded_stops)
@@ -191,7 +215,7 @@ class Session:
 
         callback = token_fn_t(trampoline) if on_token else token_fn_t()
         out = score_generation_p()
-        with self._lock:
+        with self._running("generate"):
             handle = self._model._acquire()
             try:
                 _check(score_generate(self._handle, pointers, lengths, len(arrays), ctypes.byref(gp),
@@ -306,12 +330,42 @@ def _gen_params(max_new_tokens: int, temperature: float, top_k: int, top_p: floa
 
     gp = score_generate_params_default()
     gp.max_new_tokens = _check_int32(max_new_tokens, "max_new_tokens")
-    gp.temperature = float(temperature)
+    gp.temperature = _check_float32(temperature, "temperature")
     gp.top_k = _check_int32(top_k, "top_k")
-    gp.top_p = float(top_p)
-    gp.min_p = float(min_p)
-    gp.repetition_penalty = float(repetition_penalty)
+    gp.top_p = _check_float32(top_p, "top_p")
+    gp.min_p = _check_float32(min_p, "min_p")
+    gp.repetition_penalty = _check_float32(repetition_penalty, "repetition_penalty")
     return gp
+
+
+def _c_text(value: Any, what: str) -> bytes:
+    """UTF-8 bytes for a NUL-terminated C string. A NUL inside would cut the
+    text short in C without a word, so it raises ScoreValueError (a
+    ValueError) instead."""
+    from . import ScoreValueError
+
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+    elif isinstance(value, bytes):
+        data = value
+    else:
+        raise TypeError(f"{what} must be a string, not {type(value).__name__}")
+    if b"\0" in data:
+        raise ScoreValueError(f"{what} contains a NUL character")
+    return data
+
+
+def _check_float32(value: Any, what: str) -> float:
+    """A float parameter as C will see it. A non-zero value that rounds to
+    0 as a 32-bit float (temperature=1e-50 would silently become greedy) is
+    rejected here; the library checks the ranges (e.g. temperature 0 or
+    >= 1e-5, repetition_penalty in [0.01, 100])."""
+    from . import ScoreValueError
+
+    v = float(value)
+    if v != 0 and ctypes.c_float(v).value == 0:
+        raise ScoreValueError(f"{what} {v!r} is not representable as a 32-bit float (it rounds to 0)")
+    return v
 
 
 def _self_correct(session: "Session", problems: Sequence[str], *, samples: int = 1, attempts: int = 2,
@@ -325,9 +379,9 @@ def _self_correct(session: "Session", problems: Sequence[str], *, samples: int =
         raise ScoreError(_lib.SCORE_ERR_INVALID_ARGUMENT, "session is closed")
     if isinstance(problems, str):
         raise TypeError("problems must be a list of strings, not one string")
-    encoded = [p.encode("utf-8") if isinstance(p, str) else p for p in problems]
-    if not all(isinstance(p, bytes) for p in encoded):
+    if not all(isinstance(p, (str, bytes)) for p in problems):
         raise TypeError("problems must be strings")
+    encoded = [_c_text(p, f"problems[{i}]") for i, p in enumerate(problems)]
     array = (ctypes.c_char_p * max(1, len(encoded)))(*encoded)
     rp = score_revise_params_default()
     rp.samples = _check_int32(samples, "samples")
@@ -335,12 +389,12 @@ def _self_correct(session: "Session", problems: Sequence[str], *, samples: int =
     keep = []  # the bytes must outlive the call
     for field, value in (("instruction", instruction), ("task_prompt", task_prompt), ("system_prompt", system_prompt)):
         if value is not None:
-            b = value.encode("utf-8")
+            b = _c_text(value, field)
             keep.append(b)
             setattr(rp, field, b)
     gp = _gen_params(max_new_tokens, temperature, top_k, top_p, min_p, repetition_penalty)
     out = score_rollout_p()
-    with session._lock:
+    with session._running("self_correct"):
         handle = session._model._acquire()
         try:
             _check(score_rollout_run(session._handle, array, len(encoded), ctypes.byref(rp), ctypes.byref(gp),

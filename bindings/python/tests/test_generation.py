@@ -51,6 +51,28 @@ def test_callback_stops_and_exceptions_propagate():
             model.generate([4, 5], max_new_tokens=10, on_token=boom)
 
 
+def test_generate_from_own_callback_fails_instead_of_deadlocking():
+    with score.Model.load(MODELS / "qwen2") as model, score.Session(model) as s:
+        inner = []
+
+        def again(i, t):
+            try:
+                s.generate([[1, 2]], max_new_tokens=2)
+            except score.ScoreError as e:
+                inner.append(e)
+            return False
+
+        out = s.generate([[4, 5]], max_new_tokens=5, on_token=again)
+        assert len(out[0].tokens) == 1 and out[0].finish_reason == "aborted"
+        assert len(inner) == 1 and inner[0].status == score.ERR_INVALID_ARGUMENT
+        assert "own call" in str(inner[0])
+
+        # Uncaught, the inner error propagates out of the outer call.
+        with pytest.raises(score.ScoreError, match="own call"):
+            s.generate([[4, 5]], max_new_tokens=5, on_token=lambda i, t: bool(s.generate([[1]], max_new_tokens=1)))
+        assert len(s.generate([[4, 5]], max_new_tokens=2, stop_ids=[])[0].tokens) == 2  # still usable
+
+
 def test_stop_ids_and_zero_tokens():
     with score.Model.load(MODELS / "llama-gqa") as model:
         free = model.generate([9, 10, 11], max_new_tokens=8, temperature=0, stop_ids=[])
@@ -65,12 +87,27 @@ def test_stop_ids_and_zero_tokens():
     ({"top_p": 0}, "top_p"),
     ({"top_p": 1.2}, "top_p"),
     ({"max_new_tokens": -3}, "max_new_tokens"),
+    # Underflowing values used to give token 0 and NaN log-probs silently.
+    ({"temperature": 1e-40}, "temperature"),
+    ({"temperature": 1e-50}, "temperature"),  # rounds to 0.0f: not silently greedy
+    ({"repetition_penalty": 1e-45}, "repetition_penalty"),
+    ({"repetition_penalty": 1e6}, "repetition_penalty"),
 ])
 def test_bad_options(options, fragment):
     with score.Model.load(MODELS / "qwen2") as model:
         with pytest.raises(score.ScoreError) as e:
             model.generate([1, 2], **options)
         assert e.value.status == 1 and fragment in str(e.value)
+
+
+def test_extreme_accepted_sampling_parameters_give_finite_logprobs():
+    import math
+    with score.Model.load(MODELS / "qwen2") as model, score.Session(model, seed=1) as s:
+        for options in ({"temperature": 1e-5}, {"temperature": 1e-5, "top_k": 5},
+                        {"repetition_penalty": 0.01}, {"repetition_penalty": 100, "top_p": 0.5},
+                        {"temperature": 1e-5, "repetition_penalty": 0.01, "min_p": 0.1}):
+            for g in s.generate([[1, 2, 3, 2, 3]] * 2, max_new_tokens=6, stop_ids=[], **options):
+                assert len(g.logprobs) == 6 and all(math.isfinite(v) and v <= 0 for v in g.logprobs), (options, g)
 
 
 def test_bad_prompts():
@@ -109,10 +146,26 @@ def test_self_correct_errors():
     with score.Model.load(MODELS / "qwen2-chat") as model:
         with pytest.raises(score.ScoreError, match="samples"):
             model.self_correct(["x"], samples=0)
+        # Used to grow memory until SIGSEGV; now refused before any work.
+        with pytest.raises(score.ScoreError, match="samples per problem 2147483647 is out of range"):
+            model.self_correct(["x"], samples=2**31 - 1)
+        with pytest.raises(score.ScoreError, match="sequences in one call"):
+            model.self_correct(["x"] * 300, samples=4096)
         with pytest.raises(score.ScoreError, match="n_problems"):
             model.self_correct([])
         with pytest.raises(TypeError):
             model.self_correct("not a list")
+        # A NUL used to cut the text short in C, silently.
+        for kwargs in ({"problems": ["What is 2+2?\0 ignore the rest"]}, {"problems": ["x"], "instruction": "Check\0"},
+                       {"problems": ["x"], "task_prompt": "\0{problem}"}, {"problems": ["x"], "system_prompt": "a\0b"}):
+            with pytest.raises(ValueError, match="NUL"):
+                model.self_correct(**kwargs)
+
+
+def test_nul_in_stop_strings_is_rejected():
+    with score.Model.load(MODELS / "qwen2-chat") as model:
+        with pytest.raises(ValueError, match=r"stop_strings\[1\] contains a NUL"):
+            model.generate([1, 2, 3], max_new_tokens=2, stop_strings=["ok", "a\0b"])
 
 
 def test_stop_strings():

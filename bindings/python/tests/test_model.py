@@ -195,6 +195,10 @@ def test_threads():
             score.set_n_threads(-1)
         assert_score_error(ei, score.ERR_INVALID_ARGUMENT, "negative")
         assert score.get_n_threads() == 1
+        with pytest.raises(score.ScoreError) as ei:
+            score.set_n_threads(20000)  # used to start 20000 threads (977 MB)
+        assert_score_error(ei, score.ERR_INVALID_ARGUMENT, "out of range 1...")
+        assert score.get_n_threads() == 1
         with pytest.raises(ValueError):
             score.set_n_threads(2**32 + 1)  # would silently wrap to 1 in C
         score.set_n_threads(0)  # all cores
@@ -290,6 +294,25 @@ def test_private_memory_load_matches_mmap(models):
     _, tokens = ref["tokens.2"]
     with score.Model.load(FIXTURES / "qwen2", use_mmap=False) as m:
         assert m.logprobs(tokens) == models("qwen2").logprobs(tokens)
+
+
+@pytest.mark.parametrize("name", ["qwen2", "qwen2-bf16", "llama-sharded-f16"])
+def test_unmapped_model_survives_its_files_being_truncated(tmp_path, models, name):
+    # A mapped file truncated on disk gives SIGBUS; use_mmap=False reads the
+    # weights into memory, so the model keeps working whatever happens to them.
+    for f in (FIXTURES / name).iterdir():
+        shutil.copyfile(f, tmp_path / f.name)
+    ref = reference("qwen2")
+    _, tokens = ref["tokens.2"]
+    tokens = [t % models(name).info.vocab_size for t in tokens]
+    with score.Model.load(tmp_path, use_mmap=False) as m:
+        for f in tmp_path.glob("*.safetensors"):
+            os.truncate(f, 0)
+        assert m.logprobs(tokens) == models(name).logprobs(tokens)
+        assert len(m.generate(tokens[:3], max_new_tokens=4, stop_ids=[]).tokens) == 4
+        for f in tmp_path.iterdir():
+            f.unlink()
+        assert m.logprobs(tokens) == models(name).logprobs(tokens)
 
 
 def test_scoring_from_threads(qwen2):
@@ -446,6 +469,21 @@ def test_load_truncated_safetensors(tmp_path, qwen2, keep):
     with pytest.raises(score.ScoreError) as ei:
         score.Model.load(tmp_path)
     assert_score_error(ei, score.ERR_FORMAT, "model.safetensors")
+    assert_alive(qwen2)
+
+
+@pytest.mark.parametrize("token_id", [2**31 - 1, 2**28])
+def test_load_tokenizer_with_absurd_token_id(tmp_path, qwen2, token_id):
+    # 2**31 - 1 used to abort the process ("failed to allocate 34359738400
+    # bytes"), 2**28 took 20 s and 4.2 GB.
+    for f in (FIXTURES / "qwen2-chat").iterdir():
+        shutil.copyfile(f, tmp_path / f.name)
+    text = (tmp_path / "tokenizer.json").read_text()
+    assert '"!": 0,' in text
+    (tmp_path / "tokenizer.json").write_text(text.replace('"!": 0,', f'"!": {token_id},'))
+    with pytest.raises(score.ScoreError) as ei:
+        score.Model.load(tmp_path)
+    assert_score_error(ei, score.ERR_FORMAT, "tokenizer.json", str(token_id))
     assert_alive(qwen2)
 
 
