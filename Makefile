@@ -1,7 +1,7 @@
 # libscore — build, test, demo, install.
 #
 #   make                 release build of libscore.so and score-cli
-#   make test            every test: Swift, C API, library contract, CLI, kill -9, Python
+#   make test            every test: Swift, C API, library contract, CLI, kill -9, MPI, Python
 #   make demo            the main job (see README)
 #   make soak            long soak runs: memory and file descriptors stay flat
 #   make install PREFIX=/usr/local
@@ -35,7 +35,7 @@ CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude
 C_LINK := -L$(BUILD) -lscore -Wl,-rpath,$(abspath $(BUILD))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-python test test-swift test-c test-cli test-crash test-library test-python test-install soak demo install clean
+.PHONY: all build deps deps-python test test-swift test-c test-cli test-crash test-mpi test-library test-python test-install soak demo install clean
 
 all: build
 
@@ -49,7 +49,7 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS) --build-tests
 
-test: build test-swift test-library test-c test-cli test-crash test-install test-python
+test: build test-swift test-library test-c test-cli test-crash test-mpi test-install test-python
 	@echo "make test: all suites passed"
 
 test-swift:
@@ -86,6 +86,16 @@ soak: build
 
 test-cli:
 	Tests/CLI/test_cli.sh $(CLI) $(FIXTURES)
+
+# Data-parallel SCoRe over Open MPI (installed when missing, as OpenBLAS is):
+# mpirun -np 2 and 3 equal one process with --shards N bit for bit; --resume;
+# a killed worker ends the job.
+test-mpi:
+	@if ! command -v mpirun >/dev/null 2>&1; then \
+		echo "installing openmpi-bin and libopenmpi-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openmpi-bin libopenmpi-dev; \
+	fi
+	Tests/MPI/test_mpi.sh $(CLI) $(FIXTURES)
 
 # Every writer (checkpoints, exports, adapters, metrics, correct --out) killed
 # with SIGKILL at 50 random moments: the last checkpoint always loads, and

@@ -53,9 +53,15 @@ let package = Package(
                 .unsafeFlags(["-static-stdlib", "-Xlinker", "--version-script=\(exportMap)"]),
             ]
         ),
+        // MPI for score-cli only, loaded at run time (libscore.so never links it).
+        .target(
+            name: "CMPIShim",
+            path: "Sources/CMPIShim",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
         .executableTarget(
             name: "score-cli",
-            dependencies: ["SCoReRuntime"],
+            dependencies: ["SCoReRuntime", "CMPIShim"],
             swiftSettings: optimise,
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),

@@ -50,6 +50,13 @@ enum TrainCommand {
       --lora-rank R        train LoRA adapters on all seven projections instead of every weight
       --lora-alpha A       (default 2·R)
       --micro-batch N      rollouts per forward/backward pass; memory only, same update (default 8)
+      --shards N           sum each step's gradients in N shards, as N MPI workers do: one process
+                           then reproduces `mpirun -np N score-cli train ...` bit for bit (default 1)
+
+    Data-parallel: `mpirun -np N score-cli train ...` (Open MPI or MPICH, loaded at
+    run time) gives each worker a contiguous share of every step's problems; the
+    gradients and statistics are summed over the workers, so all take the same
+    update. Rank 0 alone writes checkpoints, metrics (with "workers": N) and progress.
       --seed N             data order, sampling and LoRA initialisation (default 0)
       --eval FILE.jsonl    held-out problems, evaluated greedily every --eval-every steps
       --eval-every N       (default: --save-every)
@@ -61,7 +68,7 @@ enum TrainCommand {
 
     static let valueOptions = SelfCorrectionOptions.valueOptions.union([
         "out", "stage", "steps", "rounds", "problems-per-step", "samples", "alpha", "beta1", "beta2", "lr", "kl", "update",
-        "reference", "lora-rank", "lora-alpha", "micro-batch", "eval", "eval-every", "save-every", "metrics",
+        "reference", "lora-rank", "lora-alpha", "micro-batch", "shards", "eval", "eval-every", "save-every", "metrics",
     ])
     static let flagOptions: Set<String> = ["help", "resume"]
 
@@ -93,6 +100,9 @@ struct TrainSettings {
     let seed: UInt64
     let score: SCoReConfig
     let training: TrainerConfig
+    /// A single process sums each step in this many shards, as that many
+    /// MPI workers do (`--shards`): it then equals their run bit for bit.
+    let shards: Int
     /// The size of the training set (the data order depends on it).
     var problems = 0
     private let options: [(String, JSON)]
@@ -126,6 +136,7 @@ struct TrainSettings {
         score.samplesPerProblem = try args.int("samples", default: 4, range: 1...4096)
         score.maxNewTokens = try SelfCorrectionOptions.maxNewTokens(args)
         score.microBatchSize = try args.int("micro-batch", default: 8, range: 1...65536)
+        shards = try args.int("shards", default: 1, range: 1...65536)
         score.format = try SelfCorrectionOptions.format(args)
         let temperature = try SFTCommand.float(args, "temperature", 1)
         guard temperature > 0 else { throw UsageError("--temperature must be > 0 (rollouts are samples), got \(temperature)") }
@@ -283,12 +294,16 @@ final class TrainingRun {
     var window: [Double] = []
     var metrics: UnsafeMutablePointer<FILE>? = nil
     let started = BenchCommand.now()
+    /// The workers of this run (mpirun); rank 0 alone writes files and progress.
+    let workers: Collective
+    var writes: Bool { workers.rank == 0 }
 
     init(model dir: String, out: String, metrics: String?, settings: TrainSettings, data: ProblemSet, heldOut: ProblemSet?,
          resume: Bool) throws {
         self.settings = settings
         self.data = data
         self.heldOut = heldOut
+        workers = try MPIWorkers.fromEnvironment()
         last = Files.join(out, "last")
         best = Files.join(out, "best")
         metricsPath = metrics ?? (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".metrics.jsonl"
@@ -311,10 +326,14 @@ final class TrainingRun {
             trainer = try Trainer(model: base, config: settings.training)
         }
         resumedAt = state.step
+        trainer.collective = workers
         // Fails here, before anything is written, when the model cannot do rollouts (no tokenizer or chat template).
         _ = try SCoReTrainer(resuming: trainer, config: settings.stepConfig(stage: settings.phases[0].stage, step: 0))
-        try Files.makeDirectories(out)
-        self.metrics = try MetricsLog.open(metricsPath, resumingAt: resume ? state.step : nil)
+        try workers.barrier()  // every rank has checked the output before rank 0 writes into it
+        if writes {
+            try Files.makeDirectories(out)
+            self.metrics = try MetricsLog.open(metricsPath, resumingAt: resume ? state.step : nil)
+        }
     }
 
     deinit { if let metrics { fclose(metrics) } }
@@ -343,6 +362,7 @@ final class TrainingRun {
             // A view per step carries the step's stage and sampling seed; rollouts draw their random
             // streams from the optimiser step, so a resumed run samples what the uninterrupted run sampled.
             let score = try SCoReTrainer(resuming: trainer, config: settings.stepConfig(stage: phase.stage, step: state.step))
+            score.emulatedWorkers = workers.size > 1 ? 1 : settings.shards
             if phase.stage == .two && state.stepInStage == 0 && settings.anchorToStageOne { try score.useCurrentPolicyAsReference() }
             var problems: [String] = [], references: [String] = []
             for i in 0..<problemsPerStep {
@@ -356,21 +376,26 @@ final class TrainingRun {
             state.dataPosition += problemsPerStep
             window.append(stats.rewardPerTurn.last ?? 0)
             var fields = Self.fields(stats, phase: phase, state: state)
+            fields.append(("workers", .int(Int64(workers.size))))
             var evaluated: SelfCorrectionMetrics? = nil
-            if let heldOut, state.step % settings.evalEvery == 0 {
+            if writes, let heldOut, state.step % settings.evalEvery == 0 {
                 evaluated = try evaluate(score.policyModel, heldOut)
                 fields += SelfCorrectionOptions.fields(evaluated!, prefix: "eval_")
             }
             fields.append(("elapsed", JSON.number(state.elapsed + BenchCommand.now() - started)))
-            fputs(try JSON.object(fields).serialized(indent: false) + "\n", metrics)
-            fflush(metrics)
-            progress(stats, phase: phase, total: total)
+            if writes {
+                fputs(try JSON.object(fields).serialized(indent: false) + "\n", metrics)
+                fflush(metrics)
+                progress(stats, phase: phase, total: total)
+            }
             if let m = evaluated {
                 SFTCommand.writeStderr("\n  held-out @ step \(state.step): Acc@t1 \(fixed(100 * m.accuracyT1, 1))% Acc@t2 \(fixed(100 * m.accuracyT2, 1))% Δ \(fixed(100 * m.delta, 1))% Δi→c \(fixed(100 * m.incorrectToCorrect, 1))% Δc→i \(fixed(100 * m.correctToIncorrect, 1))%\n")
             }
             let finished = state.stepInStage == settings.steps && state.phase == settings.phases.count - 1
             if state.step % settings.saveEvery == 0 || finished { try checkpoint() }
         }
+        try workers.barrier()  // rank 0's last checkpoint is written before any rank reports the end
+        guard writes else { return }
         SFTCommand.writeStderr("\n")
         let bestText = state.bestReward.map { "\(best) (mean reward@t\(settings.score.attempts) \(fixed($0, 3)) in the window ending at step \(state.bestStep))" } ?? "none"
         print("trained \(state.step - resumedAt) steps (now at step \(state.step)); checkpoint \(last); best \(bestText); metrics \(metricsPath)")
@@ -379,6 +404,7 @@ final class TrainingRun {
     /// OUT/best first (when this window beat every earlier one), then OUT/last
     /// with the state that records it.
     private func checkpoint() throws {
+        guard writes else { window = []; return }
         if !window.isEmpty {
             let mean = window.reduce(0, +) / Double(window.count)
             if state.bestReward.map({ mean > $0 }) ?? true {
