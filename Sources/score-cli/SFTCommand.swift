@@ -37,6 +37,8 @@ enum SFTCommand {
       --seed N             data order and LoRA initialisation (default 0)
       --save-every N       also save the checkpoint every N optimiser steps (default: only at the end)
       --max-steps N        stop after N optimiser steps (the schedule still spans all epochs)
+      --shards N           split each micro-batch in N, as N MPI workers do: one process then
+                           reproduces `mpirun -np N score-cli sft ...` bit for bit (default 1)
       --resume             continue the run saved in OUT: same data order, schedule and
                            optimiser state (taken from the checkpoint), metrics log continued
       --threads N
@@ -44,7 +46,7 @@ enum SFTCommand {
 
     static let valueOptions: Set<String> = ["data", "out", "lr", "epochs", "batch", "accumulation", "schedule", "warmup",
                                             "weight-decay", "max-grad-norm", "kl-coef", "kl", "lora-rank", "lora-alpha",
-                                            "lora-targets", "max-length", "metrics", "seed", "threads", "save-every", "max-steps"]
+                                            "lora-targets", "max-length", "metrics", "seed", "threads", "save-every", "max-steps", "shards"]
     static let flagOptions: Set<String> = ["help", "checkpointing", "resume"]
 
     static func float(_ args: Arguments, _ name: String, _ def: Float) throws -> Float {
@@ -97,6 +99,10 @@ enum SFTCommand {
         let resume = args.flags.contains("resume")
         let saveEvery = try args.int("save-every", default: 0, range: 0...Int(Int32.max))
         let maxSteps = try args.int("max-steps", default: Int(Int32.max), range: 1...Int(Int32.max))
+        let shards = try args.int("shards", default: 1, range: 1...65536)
+        // Under mpirun each rank trains on its share of every micro-batch; rank 0 alone writes.
+        let workers = try MPIWorkers.fromEnvironment()
+        let writes = workers.rank == 0
         let trainer: Trainer
         if resume {
             guard Files.exists(Files.join(out, "trainer_state.json")) else {
@@ -110,9 +116,11 @@ enum SFTCommand {
             trainer = try Trainer(model: model, config: config)
             try trainer.checkTarget(out)  // fail before training, not after
         }
+        trainer.collective = workers
+        try workers.barrier()  // every rank has read the checkpoint before rank 0 rewrites anything
         let metricsPath = args.options["metrics"] ?? (out.hasSuffix("/") ? String(out.dropLast()) : out) + ".metrics.jsonl"
-        let metrics = try MetricsLog.open(metricsPath, resumingAt: resume ? trainer.completedSteps + trainer.skippedSteps : nil)
-        defer { fclose(metrics) }
+        let metrics = writes ? try MetricsLog.open(metricsPath, resumingAt: resume ? trainer.completedSteps + trainer.skippedSteps : nil) : nil
+        defer { if let metrics { fclose(metrics) } }
         // Micro-batches the checkpoint already consumed, replayed in the same order and skipped.
         var skip = (trainer.completedSteps + trainer.skippedSteps) * trainer.config.accumulationSteps
 
@@ -128,7 +136,8 @@ enum SFTCommand {
                 if skip > 0 { skip -= 1; continue }
                 if trainer.completedSteps + trainer.skippedSteps >= maxSteps { break training }
                 let micro = order[start..<min(start + batch, order.count)].map { data.examples[$0] }
-                let s = try trainer.step(micro)
+                let s = workers.size > 1 ? try trainer.step(Array(micro[workers.share(of: micro.count)]))
+                                         : try trainer.step(micro, shards: shards)
                 losses.append(s.loss)
                 kls.append(s.kl)
                 tokens += s.tokens
@@ -139,16 +148,20 @@ enum SFTCommand {
                     ("step", jsonInt(trainer.completedSteps)), ("loss", JSON.number(mean)), ("kl", JSON.number(kl)),
                     ("grad_norm", JSON.number(s.gradNorm)), ("lr", JSON.number(s.learningRate)), ("tokens", jsonInt(tokens)),
                     ("tokens_per_second", JSON.number(seconds > 0 ? Double(tokens) / seconds : 0)),
-                    ("skipped", .bool(s.skippedNonFinite)), ("elapsed", JSON.number(now() - started)),
+                    ("skipped", .bool(s.skippedNonFinite)), ("workers", jsonInt(workers.size)), ("elapsed", JSON.number(now() - started)),
                 ]).serializedLine() + "\n"
-                fputs(line, metrics)
-                fflush(metrics)
-                progress(step: trainer.completedSteps + trainer.skippedSteps, of: totalSteps, loss: mean, lr: s.learningRate,
-                         speed: seconds > 0 ? Double(tokens) / seconds : 0)
+                if let metrics {
+                    fputs(line, metrics)
+                    fflush(metrics)
+                    progress(step: trainer.completedSteps + trainer.skippedSteps, of: totalSteps, loss: mean, lr: s.learningRate,
+                             speed: seconds > 0 ? Double(tokens) / seconds : 0)
+                }
                 losses = []; kls = []; tokens = 0; seconds = 0
-                if saveEvery > 0 && trainer.completedSteps % saveEvery == 0 && s.optimizerStepped { try trainer.save(to: out) }
+                if writes && saveEvery > 0 && trainer.completedSteps % saveEvery == 0 && s.optimizerStepped { try trainer.save(to: out) }
             }
         }
+        try workers.barrier()
+        guard writes else { return }
         writeStderr("\n")
         try trainer.save(to: out)
         print("trained \(trainer.completedSteps) steps (\(trainer.skippedSteps) skipped) on \(data.examples.count) rows (\(data.skipped.count) skipped); saved \(out); metrics \(metricsPath)")

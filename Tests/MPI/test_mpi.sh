@@ -8,7 +8,8 @@ models=${2:-Tests/Fixtures/models}
 failures=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mpi=(mpirun --oversubscribe --bind-to none)
+# SCORE_CHECK_WORKERS: every rank hashes its weights after each step and the ranks compare.
+mpi=(mpirun --oversubscribe --bind-to none -x SCORE_CHECK_WORKERS=1)
 [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
 
 printf '%s\n' '{"problem": "What is 2 + 3?", "answer": "id"}' '{"problem": "What is 1 + 1?", "answer": "id"}' \
@@ -39,6 +40,20 @@ for n in 2 3; do
         || { echo "FAIL: metrics lack \"workers\": $n"; failures=$((failures+1)); }
     [ "$(grep -c '^trained' "$tmp/mpi-$n.out")" = 1 ] || { echo "FAIL: more than rank 0 reported (-np $n)"; failures=$((failures+1)); }
 done
+
+# SFT: each rank takes its share of every micro-batch.
+for i in $(seq 12); do echo "{\"input_ids\": [1, $((5 + i)), 9, 20, 3, 7, $((7 + i)), 30], \"labels_mask\": [0, 0, 0, 1, 1, 1, $((i % 2)), 1]}"; done >"$tmp/sft.jsonl"
+sft=(sft "$models/qwen2" --data "$tmp/sft.jsonl" --lr 1e-3 --batch 5 --epochs 2)
+"$cli" "${sft[@]}" --shards 2 --out "$tmp/sft-one" >/dev/null 2>&1
+"${mpi[@]}" -np 2 "$cli" "${sft[@]}" --out "$tmp/sft-mpi" >/dev/null 2>"$tmp/sft-mpi.err" || { echo "FAIL: mpirun sft: $(tail -2 "$tmp/sft-mpi.err")"; failures=$((failures+1)); }
+cmp -s "$tmp/sft-one/model.safetensors" "$tmp/sft-mpi/model.safetensors" || { echo "FAIL: mpirun -np 2 sft differs from --shards 2"; failures=$((failures+1)); }
+python3 - "$tmp/sft-one.metrics.jsonl" "$tmp/sft-mpi.metrics.jsonl" <<'PY' || { echo "FAIL: sft metrics differ"; failures=$((failures+1)); }
+import json, sys
+def log(p): return [{k: v for k, v in json.loads(l).items() if k not in ("elapsed", "tokens_per_second", "workers")} for l in open(p)]
+a, b = log(sys.argv[1]), log(sys.argv[2])
+assert len(a) == 6 and a == b, (a, b)
+assert all(json.loads(l)["workers"] == 2 for l in open(sys.argv[2]))
+PY
 
 # --resume under MPI continues the run exactly: two rounds straight, against one round then --resume --rounds 2.
 "${mpi[@]}" -np 2 "$cli" "${args[@]}" --rounds 2 --out "$tmp/straight" >/dev/null 2>&1

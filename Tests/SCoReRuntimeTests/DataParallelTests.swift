@@ -100,6 +100,25 @@ import SCoReRuntime
         }
     }
 
+    /// The debug check stops a run whose workers' weights drifted apart.
+    @Test func workersThatDriftApartAreCaught() throws {
+        let group = ThreadGroup(size: 2)
+        let trainers = try (0..<2).map { _ in try Self.trainer() }
+        for (rank, t) in trainers.enumerated() {
+            t.collective = group.worker(rank)
+            t.trainer.checkWorkers = true
+        }
+        trainers[1].trainer.model.values.pointer[0] += 1e-3  // worker 1 drifted
+        final class Errors: @unchecked Sendable { var messages: [String] = ["", ""] }
+        let errors = Errors()
+        nonisolated(unsafe) let shared = trainers
+        Self.onThreads(2) { rank in
+            do { _ = try shared[rank].step(problems: Self.problems, references: Self.references, reward: Self.reward) }
+            catch { errors.messages[rank] = "\(error)" }
+        }
+        #expect(errors.messages.allSatisfy { $0.contains("weights differ after step 1") }, "\(errors.messages)")
+    }
+
     /// Summing in shards changes only the rounding: one process, 1 or 2 shards.
     @Test func shardsChangeOnlyTheRounding() throws {
         let one = try Self.train(try Self.trainer(), steps: 1)

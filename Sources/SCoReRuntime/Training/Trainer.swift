@@ -95,27 +95,70 @@ public final class Trainer: @unchecked Sendable {
         Double(config.optimizer.learningRate) * config.schedule.multiplier(step: completedSteps)
     }
 
-    public func step(_ batch: [TrainingSequence]) throws -> StepStats {
+    /// One micro-batch; AdamW runs after `accumulationSteps` of them.
+    ///
+    /// Data-parallel (`collective`), `batch` is this worker's share of the
+    /// micro-batch, and `shards` > 1 makes one process split the micro-batch
+    /// as that many workers would. Each share's loss is weighted by its part
+    /// of the whole micro-batch's normaliser (target tokens for a token mean,
+    /// sequences otherwise), so the objective is the unsplit one; gradients
+    /// are summed per share, then in rank order.
+    public func step(_ batch: [TrainingSequence], shards: Int = 1) throws -> StepStats {
+        guard shards >= 1, shards == 1 || collective.size == 1 else {
+            throw ScoreError.invalidArgument("shards \(shards): only a single process emulates workers")
+        }
+        guard shards == 1 || config.accumulationSteps == 1 else {
+            throw ScoreError.invalidArgument("shards > 1 needs accumulation steps 1")
+        }
         let start = Self.now()
         if pendingMicroBatches == 0 { model.zeroGradients() }
-        let scale = 1 / Float(config.accumulationSteps)
-        let eval = try model.accumulate(batch, objective: config.objective, scale: scale)
+        let groups = shards == 1 ? [batch] : (0..<shards).map { Array(batch[WorkerShare.range(of: batch.count, rank: $0, size: shards)]) }
+        let split = groups.count > 1 || collective.size > 1
+        let weights = groups.map { Self.normaliserWeight($0, config.objective.aggregation) }
+        var total = weights.reduce(0, +)
+        if collective.size > 1 { total = try collective.sum([total])[0] }
+        guard total > 0 else { throw ScoreError.invalidArgument("the batch has no target tokens (every loss mask is 0)") }
+        let n = model.layout.count
+        let sum = groups.count > 1 ? FloatBuffer(count: n) : nil
         var stats = StepStats()
-        stats.loss = eval.loss
-        stats.policyLoss = eval.policyLoss
-        stats.kl = eval.kl
-        stats.targetTokens = eval.targetTokens
-        stats.tokens = batch.reduce(0) { $0 + $1.tokens.count }
+        for (group, weight) in zip(groups, weights) {
+            if sum != nil { model.zeroGradients() }
+            if weight > 0 {
+                let share = split ? weight / total : 1
+                let eval = try model.accumulate(group, objective: config.objective, scale: Float(share) / Float(config.accumulationSteps))
+                stats.loss += eval.loss * share
+                stats.policyLoss += eval.policyLoss * share
+                stats.kl += eval.kl * share
+                stats.targetTokens += eval.targetTokens
+                stats.logProbs += eval.logProbs
+                if !eval.loss.isFinite { pendingNonFinite = true }
+            } else {
+                stats.logProbs += group.map { [Float](repeating: 0, count: $0.tokens.count) }
+            }
+            stats.tokens += group.reduce(0) { $0 + $1.tokens.count }
+            if let sum { for i in 0..<n { sum.pointer[i] += model.grads.pointer[i] } }
+        }
+        if let sum { model.grads.pointer.update(from: sum.pointer, count: n) }
         stats.learningRate = learningRate
-        stats.logProbs = eval.logProbs
-        if !eval.loss.isFinite { pendingNonFinite = true }
         pendingMicroBatches += 1
         if pendingMicroBatches == config.accumulationSteps {
+            try reduceAcrossWorkers(&stats)
             applyOptimizer(&stats)
+            try checkWorkersAgree()
         }
         stats.step = completedSteps
         stats.seconds = Self.now() - start
         return stats
+    }
+
+    /// What a micro-batch's loss is normalised by: target tokens for a token
+    /// mean, sequences with a target otherwise.
+    static func normaliserWeight(_ batch: [TrainingSequence], _ aggregation: LossAggregation) -> Double {
+        let targets = batch.map { s in s.mask.indices.dropFirst().filter { s.mask[$0] > 0 }.count }
+        switch aggregation {
+        case .tokenMean: return Double(targets.reduce(0, +))
+        case .sequenceMean, .sequenceSum: return Double(targets.filter { $0 > 0 }.count)
+        }
     }
 
     /// One optimiser step over a batch split into micro-batches (to bound
@@ -189,10 +232,29 @@ public final class Trainer: @unchecked Sendable {
         try reduceAcrossWorkers(&stats)
         stats.learningRate = learningRate
         applyOptimizer(&stats)
+        try checkWorkersAgree()
         stats.step = completedSteps
         stats.seconds = Self.now() - start
         return (stats, klValues)
     }
+
+    /// With SCORE_CHECK_WORKERS set (a debug mode; the MPI tests use it):
+    /// after every step, each worker hashes its weights and the workers
+    /// compare, so a worker that drifted stops the run at once.
+    private func checkWorkersAgree() throws {
+        guard collective.size > 1, checkWorkers else { return }
+        var hash: UInt32 = 2_166_136_261
+        let bytes = UnsafeRawBufferPointer(start: model.values.pointer, count: model.values.count * MemoryLayout<Float>.size)
+        for b in bytes { hash = (hash ^ UInt32(b)) &* 16_777_619 }
+        // Every worker adds its hash: equal hashes sum to size × hash exactly (doubles hold 2^32 · size).
+        let total = try collective.sum([Double(hash)])[0]
+        guard total == Double(hash) * Double(collective.size) else {
+            throw ScoreError.internal("worker \(collective.rank): the workers' weights differ after step \(completedSteps) (hash \(hash))")
+        }
+    }
+
+    /// Compare the workers' weights after every step (SCORE_CHECK_WORKERS sets it).
+    public var checkWorkers = getenv("SCORE_CHECK_WORKERS") != nil
 
     /// Sums the gradients, the loss terms and token counts, and whether any
     /// worker saw a non-finite loss, over the workers: every worker then
