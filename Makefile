@@ -74,6 +74,8 @@ test-c:
 	$(BUILD)/c/train_score $(FIXTURES)/qwen2-chat
 	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/soak.c $(C_LINK) -o $(BUILD)/c/soak
 	$(BUILD)/c/soak $(FIXTURES)
+	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE examples/c/data_parallel.c $(C_LINK) -lpthread -o $(BUILD)/c/data_parallel
+	$(BUILD)/c/data_parallel $(FIXTURES)/qwen2-chat
 
 # The soak tests at their full counts (make test runs them shorter): 1,000
 # generate calls, 1,000 scoring calls, 200 trainer steps, through C and Python;

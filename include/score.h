@@ -144,7 +144,8 @@ enum {
     SCORE_TYPE_RL_PARAMS = 22,
     SCORE_TYPE_RL_STATS = 23,
     SCORE_TYPE_EVAL_PARAMS = 24,
-    SCORE_TYPE_EVAL_RESULT = 25
+    SCORE_TYPE_EVAL_RESULT = 25,
+    SCORE_TYPE_COLLECTIVE = 26
 };
 /* 0 for an unknown id. */
 size_t score_sizeof(int32_t type_id);
@@ -815,6 +816,46 @@ score_status score_rl_trainer_save(score_rl_trainer *trainer, const char *dir);
 /* The current policy as a Hugging Face model directory, atomically (as
  * score_trainer_export). */
 score_status score_rl_trainer_export(score_rl_trainer *trainer, const char *dir);
+
+/* --- Data-parallel training ---------------------------------------------- */
+
+/* A host's own transport between workers (its MPI communicator, mpi4py,
+ * torch.distributed, shared memory): worker `rank` of `size`. sum_f32 and
+ * sum_f64 replace values[0..n) with the elementwise sum over all workers,
+ * added in rank order ((w0 + w1) + w2 ...) so every worker gets the same
+ * bits; broadcast copies root's n bytes to every worker; barrier may be
+ * NULL. Each returns 0 on success; anything else fails the step (status
+ * SCORE_ERR_IO, weights unchanged on this worker). Called on the thread
+ * that calls the trainer, during its steps; user_data is passed back. */
+typedef struct score_collective {
+    uint32_t struct_size; /* sizeof(score_collective) */
+    int32_t rank;
+    int32_t size;
+    int32_t (*sum_f32)(float *values, size_t n, void *user_data);
+    int32_t (*sum_f64)(double *values, size_t n, void *user_data);
+    int32_t (*broadcast)(void *bytes, size_t n, int32_t root, void *user_data);
+    int32_t (*barrier)(void *user_data);
+    void *user_data;
+} score_collective;
+
+/* Makes the trainer worker collective->rank of collective->size: every
+ * score_rl_step then rolls out, scores and differentiates only this
+ * worker's contiguous share of the problems it is given (all workers pass
+ * the same problems), and the gradients and statistics are summed over the
+ * workers, so every worker applies the same update. The struct is copied;
+ * user_data must stay valid while the trainer steps. NULL makes it a single
+ * process again. Set it before the first step, on every worker. */
+score_status score_rl_trainer_set_collective(score_rl_trainer *trainer, const score_collective *collective);
+
+/* A single process that sums each step in `shards` shards, as that many
+ * workers would: its steps then equal theirs bit for bit (for tests and to
+ * reproduce a distributed run). 1 = off (default). */
+score_status score_rl_trainer_set_shards(score_rl_trainer *trainer, int32_t shards);
+
+/* The same for supervised steps: score_trainer_step is then given this
+ * worker's share of each micro-batch, weighted by its part of the whole
+ * micro-batch's normaliser, and the gradients are summed before AdamW. */
+score_status score_trainer_set_collective(score_trainer *trainer, const score_collective *collective);
 
 /* --- Verifiers and evaluation ------------------------------------------- */
 

@@ -63,3 +63,5 @@ _Static_assert(sizeof(score_eval_params) == 64, "score_eval_params layout");
 _Static_assert(offsetof(score_eval_result, accuracy) == 16, "score_eval_result layout");
 _Static_assert(offsetof(score_eval_result, edit_distance_ratio) == 128, "score_eval_result layout");
 _Static_assert(sizeof(score_eval_result) == 136, "score_eval_result layout");
+_Static_assert(offsetof(score_collective, sum_f32) == 16, "score_collective layout");
+_Static_assert(sizeof(score_collective) == 56, "score_collective layout");

@@ -72,6 +72,7 @@ public func score_sizeof(_ typeId: Int32) -> Int {
     case Int(SCORE_TYPE_RL_STATS): return MemoryLayout<score_rl_stats>.size
     case Int(SCORE_TYPE_EVAL_PARAMS): return MemoryLayout<score_eval_params>.size
     case Int(SCORE_TYPE_EVAL_RESULT): return MemoryLayout<score_eval_result>.size
+    case Int(SCORE_TYPE_COLLECTIVE): return MemoryLayout<score_collective>.size
     default: return 0
     }
 }
