@@ -460,7 +460,12 @@ class SCoReTrainer(OwnedHandle):
     alpha, beta1, beta2, update ("reinforce" or "filtered_sft"),
     temperature, top_k, top_p, max_new_tokens, instruction, task_prompt,
     system_prompt, micro_batch, seed (rollout sampling and LoRA
-    initialisation), progress (``progress(phase, done, total)``, called
+    initialisation), comm (a communicator: mpi4py's, torch.distributed, or
+    any object with rank, size and allgather(bytes); each worker then trains
+    on its share of the problems every worker passes to :meth:`step`, see
+    :mod:`score.collective`), shards (a single process summing each step in
+    that many shards, as that many workers do: bit-for-bit equal to them),
+    progress (``progress(phase, done, total)``, called
     during rollouts, reward scoring, reference scoring and updates; return
     False to stop the call: ScoreError with status ERR_ABORTED, and the
     trainer as before the call).
@@ -479,7 +484,7 @@ class SCoReTrainer(OwnedHandle):
                  instruction: Optional[str] = None, task_prompt: Optional[str] = None,
                  system_prompt: Optional[str] = None, micro_batch: int = 64, seed: int = 0,
                  tolerance: float = 1e-6, progress: Optional[Callable[[str, int, int], Any]] = None,
-                 **training: Any) -> None:
+                 comm: Any = None, shards: int = 1, **training: Any) -> None:
         self._handle: Optional[int] = None
         self._free = score_rl_trainer_free
         self._model = model
@@ -493,6 +498,18 @@ class SCoReTrainer(OwnedHandle):
         params.training = ctypes.pointer(training_params)
         self._open(lambda handle, out: score_rl_trainer_new(handle, ctypes.byref(params), out))
         del keep
+        self._set_workers(comm, shards)
+
+    def _set_workers(self, comm: Any, shards: int) -> None:
+        from . import _check, _check_int32
+        from .collective import CommCollective, score_rl_trainer_set_collective, score_rl_trainer_set_shards
+
+        self._comm = None
+        if comm is not None:
+            self._comm = CommCollective(comm)  # kept alive with the trainer: C holds its callbacks
+            _check(score_rl_trainer_set_collective(self._live(), ctypes.byref(self._comm.struct)))
+        if shards != 1:
+            _check(score_rl_trainer_set_shards(self._live(), _check_int32(shards, "shards")))
 
     @classmethod
     def resume(cls, model: Any, path: PathArg, *, reward: Optional[Reward] = None, tolerance: float = 1e-6,
@@ -522,6 +539,7 @@ class SCoReTrainer(OwnedHandle):
         path_bytes = _path(path)
         self._open(lambda handle, out: score_rl_trainer_resume(handle, path_bytes, ctypes.byref(params), out))
         del keep
+        self._comm = None
         return self
 
     @staticmethod
@@ -615,6 +633,8 @@ class SCoReTrainer(OwnedHandle):
                                ctypes.byref(stats))
         callback.raise_pending()  # the reward's own exception, not the NaN it turned into
         self._progress.raise_pending()
+        if self._comm is not None:
+            self._comm.raise_pending()
         _check(status)
         return _stats(stats)
 
