@@ -1,8 +1,13 @@
 /* MPI loaded with dlopen. Open MPI's handles are addresses of its exported
  * objects (ompi_mpi_comm_world, ompi_mpi_float, ...); MPICH's are integer
- * constants of its ABI. Sums gather every rank's chunk and add them in rank
- * order, so every rank gets the same bits, and the same as one process that
- * adds the same shards in the same order; chunks bound the memory. */
+ * constants of its ABI.
+ *
+ * Sums are a reduce-scatter then an allgather with a fixed order: rank r owns
+ * segment r of the buffer, receives every rank's copy of it (alltoallv),
+ * adds them in rank order, and the owners' sums are gathered back. Every
+ * rank gets the same bits, the same as one process adding the same shards in
+ * the same order, and 2(N-1)/N of the buffer crosses each link, as in a ring
+ * allreduce. Chunks bound the scratch memory. */
 #define _GNU_SOURCE
 #include "score_mpi.h"
 
@@ -19,6 +24,8 @@ static struct {
     int (*comm_rank)(handle, int *);
     int (*comm_size)(handle, int *);
     int (*allgather)(const void *, int, handle, void *, int, handle, handle);
+    int (*alltoallv)(const void *, const int *, const int *, handle, void *, const int *, const int *, handle, handle);
+    int (*allgatherv)(const void *, int, handle, void *, const int *, const int *, handle, handle);
     int (*bcast)(void *, int, handle, int, handle);
     int (*barrier)(handle);
     int (*abort)(handle, int);
@@ -38,6 +45,8 @@ static int load(const char *name, char *error, size_t cap) {
     SYM(comm_rank, "MPI_Comm_rank");
     SYM(comm_size, "MPI_Comm_size");
     SYM(allgather, "MPI_Allgather");
+    SYM(alltoallv, "MPI_Alltoallv");
+    SYM(allgatherv, "MPI_Allgatherv");
     SYM(bcast, "MPI_Bcast");
     SYM(barrier, "MPI_Barrier");
     SYM(abort, "MPI_Abort");
@@ -54,7 +63,7 @@ static int load(const char *name, char *error, size_t cap) {
         mpi.f64 = (handle)(intptr_t)0x4c00080b;
         mpi.byte = (handle)(intptr_t)0x4c00010d;
     }
-    if (!mpi.init || !mpi.finalize || !mpi.comm_rank || !mpi.comm_size || !mpi.allgather || !mpi.bcast || !mpi.barrier ||
+    if (!mpi.init || !mpi.finalize || !mpi.comm_rank || !mpi.comm_size || !mpi.allgather || !mpi.alltoallv || !mpi.allgatherv || !mpi.bcast || !mpi.barrier ||
         !mpi.abort || !mpi.f32 || !mpi.f64 || !mpi.byte) {
         snprintf(error, cap, "%s lacks an MPI function this needs", name);
         return -1;
@@ -85,26 +94,37 @@ int scorempi_init(char *error, size_t cap) {
 int scorempi_rank(void) { return mpi.ready ? mpi.rank : 0; }
 int scorempi_size(void) { return mpi.ready ? mpi.size : 1; }
 
-enum { CHUNK = 1 << 18 }; /* elements per gather: size x 1-2 MB of scratch */
+enum { CHUNK = 1 << 20 }; /* elements per rank and round: 4-8 MB of scratch per rank */
 
-#define SUM_IN_RANK_ORDER(T, type)                                                                  \
-    if (!mpi.ready || mpi.size == 1) return 0;                                                       \
-    T *all = malloc(sizeof(T) * CHUNK * (size_t)mpi.size);                                           \
-    if (all == NULL) return -1;                                                                      \
-    for (size_t start = 0; start < n; start += CHUNK) {                                              \
-        int count = (int)(n - start < CHUNK ? n - start : CHUNK);                                    \
-        if (mpi.allgather(values + start, count, type, all, count, type, mpi.world) != 0) {          \
-            free(all);                                                                               \
-            return -1;                                                                               \
-        }                                                                                            \
-        for (int i = 0; i < count; i++) {                                                            \
-            T s = all[i];                                                                            \
-            for (int r = 1; r < mpi.size; r++) s += all[(size_t)r * (size_t)count + (size_t)i];      \
-            values[start + (size_t)i] = s;                                                           \
-        }                                                                                            \
-    }                                                                                                \
-    free(all);                                                                                       \
-    return 0;
+#define SUM_IN_RANK_ORDER(T, type)                                                                       \
+    if (!mpi.ready || mpi.size == 1) return 0;                                                            \
+    int N = mpi.size, me = mpi.rank, status = 0;                                                          \
+    int *counts = calloc((size_t)N, sizeof(int)), *displs = calloc((size_t)N, sizeof(int));              \
+    int *mine = calloc((size_t)N, sizeof(int)), *from = calloc((size_t)N, sizeof(int));                  \
+    T *copies = malloc(sizeof(T) * CHUNK * (size_t)N + 1), *sums = malloc(sizeof(T) * CHUNK + 1);        \
+    if (!counts || !displs || !mine || !from || !copies || !sums) status = -1;                           \
+    for (size_t start = 0; status == 0 && start < n; start += (size_t)CHUNK * (size_t)N) {              \
+        size_t m = n - start < (size_t)CHUNK * (size_t)N ? n - start : (size_t)CHUNK * (size_t)N;       \
+        /* segment s: the first m % N segments take one more element */                                \
+        for (int r = 0, at = 0; r < N; r++) {                                                             \
+            counts[r] = (int)(m / (size_t)N) + (r < (int)(m % (size_t)N));                               \
+            displs[r] = at;                                                                               \
+            at += counts[r];                                                                              \
+        }                                                                                                 \
+        for (int r = 0; r < N; r++) { mine[r] = counts[me]; from[r] = r * counts[me]; }                  \
+        if (mpi.alltoallv(values + start, counts, displs, type, copies, mine, from, type, mpi.world) != 0) { \
+            status = -1;                                                                                  \
+            break;                                                                                        \
+        }                                                                                                 \
+        for (int i = 0; i < counts[me]; i++) {                                                            \
+            T s = copies[i];                                                                              \
+            for (int r = 1; r < N; r++) s += copies[(size_t)r * (size_t)counts[me] + (size_t)i];          \
+            sums[i] = s;                                                                                  \
+        }                                                                                                 \
+        if (mpi.allgatherv(sums, counts[me], type, values + start, counts, displs, type, mpi.world) != 0) status = -1; \
+    }                                                                                                     \
+    free(counts), free(displs), free(mine), free(from), free(copies), free(sums);                         \
+    return status;
 
 int scorempi_sum_f32(float *values, size_t n) { SUM_IN_RANK_ORDER(float, mpi.f32) }
 int scorempi_sum_f64(double *values, size_t n) { SUM_IN_RANK_ORDER(double, mpi.f64) }

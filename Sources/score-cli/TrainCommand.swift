@@ -437,6 +437,7 @@ final class TrainingRun {
                 ("skipped", .bool(s.skippedNonFinite)), ("rollouts", .int(Int64(s.rollouts))),
                 ("rollout_tokens", .int(Int64(s.generatedTokens))), ("rollout_seconds", number(s.rolloutSeconds)),
                 ("reference_seconds", number(s.referenceSeconds)), ("update_seconds", number(s.updateSeconds)),
+                ("allreduce_seconds", number(s.allreduceSeconds)),
                 ("rollout_tokens_per_second", number(s.rolloutTokensPerSecond))]
         return out
     }

@@ -67,6 +67,8 @@ public struct SCoReStepStats: Sendable {
     public var rolloutSeconds = 0.0
     public var referenceSeconds = 0.0
     public var updateSeconds = 0.0
+    /// Of `updateSeconds`, summing gradients over the workers (waiting included).
+    public var allreduceSeconds = 0.0
     public var rolloutTokensPerSecond: Double { rolloutSeconds > 0 ? Double(generatedTokens) / rolloutSeconds : 0 }
 }
 
@@ -213,6 +215,7 @@ public final class SCoReTrainer: @unchecked Sendable {
         stats.learningRate = step.learningRate
         stats.skippedNonFinite = step.skippedNonFinite
         stats.updateSeconds = step.seconds
+        stats.allreduceSeconds = step.reduceSeconds
         // Statistics are sums per shard, added in shard (rank) order, then divided.
         var totals = [Double](repeating: 0, count: 5 + 3 * n)
         for indices in members {

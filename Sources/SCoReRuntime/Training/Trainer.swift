@@ -42,6 +42,8 @@ public struct StepStats: Sendable {
     public var tokens = 0
     public var targetTokens = 0
     public var seconds: Double = 0
+    /// Of `seconds`, spent summing over the workers (waiting for the slowest included).
+    public var reduceSeconds: Double = 0
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
     /// An optimiser step was applied after this micro-batch.
     public var optimizerStepped = false
@@ -261,6 +263,8 @@ public final class Trainer: @unchecked Sendable {
     /// clips and steps identically.
     private func reduceAcrossWorkers(_ stats: inout StepStats) throws {
         guard collective.size > 1 else { return }
+        let start = Self.now()
+        defer { stats.reduceSeconds = Self.now() - start }
         try collective.sum(UnsafeMutableBufferPointer(start: model.grads.pointer, count: model.layout.count))
         let totals = try collective.sum([stats.loss, stats.policyLoss, stats.kl, Double(stats.tokens),
                                          Double(stats.targetTokens), pendingNonFinite ? 1 : 0])
