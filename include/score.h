@@ -103,6 +103,16 @@ enum {
 /* Library                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* This machine and what libscore runs on it, as one JSON object: "cpu"
+ * (brand string), "vendor", "family", "model", "features" (the vector
+ * extensions found, e.g. "avx2", "avx512f", "avx512_bf16"),
+ * "openblas_detected" (the core OpenBLAS picked when loaded),
+ * "openblas_core" (the core it runs now: libscore re-selects one of this
+ * CPU's tier when OpenBLAS picked a lower one) and "threads". Written with
+ * its NUL into (buf, cap); *needed receives the size with the NUL
+ * (buf NULL and cap 0: size query). Thread-safe. */
+score_status score_system_info(char *buf, size_t cap, size_t *needed);
+
 /* SCORE_ABI_VERSION of the loaded library; compare it with the header's. */
 uint32_t score_abi_version(void);
 

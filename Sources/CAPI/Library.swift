@@ -76,3 +76,15 @@ public func score_sizeof(_ typeId: Int32) -> Int {
     default: return 0
     }
 }
+
+@c @implementation
+public func score_system_info(_ buf: UnsafeMutablePointer<CChar>?, _ cap: Int, _ needed: UnsafeMutablePointer<Int>?) -> score_status {
+    bufferBoundary("score_system_info") {
+        let bytes = Array(try JSON.object(SystemInfo.fields).serialized(indent: false).utf8)
+        guard try checkBuffer(buf, capacity: cap, required: bytes.count + 1, needed: needed, what: "system info") else { return }
+        bytes.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { UnsafeMutableRawPointer(buf!).copyMemory(from: base, byteCount: src.count) }
+        }
+        buf![bytes.count] = 0
+    }
+}

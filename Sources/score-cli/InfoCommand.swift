@@ -47,19 +47,20 @@ enum InfoCommand {
     }
 
     static func printSystem(json: Bool) {
-        _ = BLAS.prepare
-        let cpu = CPU.current, core = OpenBLASCore.choice
-        let fields: [(String, String)] = [
-            ("cpu", cpu.brand), ("vendor", cpu.vendor), ("family", "\(cpu.family)"), ("model", "\(cpu.model)"),
-            ("features", cpu.features.names.joined(separator: " ")),
-            ("openblas_detected", core.detected), ("openblas_core", core.active),
-            ("threads", "\(BLAS.threadCount)"),
-        ]
+        let fields = SystemInfo.fields
         if json {
-            let object = JSON.object(fields.map { key, value in (key, Int64(value).map { .int($0) } ?? .string(value)) })
-            print((try? object.serialized(indent: false)) ?? "{}")
-        } else {
-            for (key, value) in fields { print(key + String(repeating: " ", count: max(1, 18 - key.count)) + value) }
+            print((try? JSON.object(fields).serialized(indent: false)) ?? "{}")
+            return
+        }
+        for (key, value) in fields {
+            let text: String
+            switch value {
+            case .string(let s): text = s
+            case .int(let i): text = String(i)
+            case .array(let items): text = items.compactMap(\.stringValue).joined(separator: " ")
+            default: text = (try? value.serialized(indent: false)) ?? ""
+            }
+            print(key + String(repeating: " ", count: max(1, 18 - key.count)) + text)
         }
     }
 }

@@ -60,6 +60,12 @@ static void *error_in_other_thread(void *arg) {
 
 static void test_library(void) {
     CHECK(score_abi_version() == SCORE_ABI_VERSION);
+    size_t needed = 0;
+    char info[4096], tiny[4];
+    CHECK(score_system_info(NULL, 0, &needed) == SCORE_OK && needed > 10 && needed < sizeof info);
+    CHECK_ERR(score_system_info(tiny, sizeof tiny, &needed), SCORE_ERR_BUFFER_TOO_SMALL, "system info");
+    CHECK(score_system_info(info, sizeof info, &needed) == SCORE_OK && strlen(info) + 1 == needed);
+    CHECK(info[0] == '{' && strstr(info, "\"openblas_core\":") != NULL && strstr(info, "\"features\":[") != NULL);
     CHECK(strlen(score_version_string()) >= 5);
     CHECK(strcmp(score_status_string(SCORE_OK), "ok") == 0);
     CHECK(strcmp(score_status_string(SCORE_ERR_BUFFER_TOO_SMALL), "buffer too small") == 0);

@@ -61,3 +61,18 @@ public enum OpenBLASCore {
         return Choice(detected: detected, active: active, wanted: wanted)
     }
 }
+
+/// What this machine is and what libscore runs on it, for `score-cli info
+/// --system` and `score_system_info`.
+public enum SystemInfo {
+    public static var fields: [(String, JSON)] {
+        _ = BLAS.prepare
+        let cpu = CPU.current, core = OpenBLASCore.choice
+        return [
+            ("cpu", .string(cpu.brand)), ("vendor", .string(cpu.vendor)), ("family", .int(Int64(cpu.family))),
+            ("model", .int(Int64(cpu.model))), ("features", .array(cpu.features.names.map { .string($0) })),
+            ("openblas_detected", .string(core.detected)), ("openblas_core", .string(core.active)),
+            ("threads", .int(Int64(BLAS.threadCount))),
+        ]
+    }
+}

@@ -182,6 +182,19 @@ def get_n_threads() -> int:
     return int(_lib.score_get_n_threads())
 
 
+def system_info() -> dict:
+    """This machine and what libscore runs on it: cpu, vendor, family, model,
+    features (vector extensions), openblas_detected (the core OpenBLAS
+    picked), openblas_core (the one it runs: of this CPU's tier), threads."""
+    import json
+
+    needed = ctypes.c_size_t()
+    _check(_lib.score_system_info(None, 0, ctypes.byref(needed)))
+    buf = ctypes.create_string_buffer(needed.value)
+    _check(_lib.score_system_info(buf, needed.value, ctypes.byref(needed)))
+    return json.loads(buf.value.decode("utf-8"))
+
+
 # The CFUNCTYPE object C currently holds. It must stay alive as long as the
 # library may call it, i.e. until score_set_log_callback replaces it (the
 # library swaps sinks under the same lock it holds while calling them, so once

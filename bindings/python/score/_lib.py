@@ -277,6 +277,10 @@ def score_get_n_threads() -> int:
     """Process-wide thread count."""
 
 
+@ctypes_function("score_system_info", [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], score_status)
+def score_system_info(buf: Any, cap: int, needed: Any) -> int: ...
+
+
 @ctypes_function("score_sizeof", [ctypes.c_int32], ctypes.c_size_t)
 def score_sizeof(type_id: int) -> int:
     """sizeof of a public struct (SCORE_TYPE_*), 0 if unknown."""

@@ -186,6 +186,14 @@ def test_missing_library_is_a_clear_import_error(tmp_path):
     assert "LibraryLoadError" in r.stderr and "nope.so" in r.stderr
 
 
+def test_system_info():
+    info = score.system_info()
+    assert info["vendor"] and isinstance(info["family"], int) and isinstance(info["features"], list)
+    assert info["openblas_core"] and info["threads"] >= 1
+    if "avx512f" in info["features"] and "avx512bw" in info["features"]:
+        assert info["openblas_core"] in ("SkylakeX", "Cooperlake")
+
+
 def test_threads():
     before = score.get_n_threads()
     try:
