@@ -87,17 +87,24 @@ import SCoReRuntime
         #expect(PairSumTask.reward(problem: "garbage", attempt: "3+8") == 0)
     }
 
-    /// A warm start that misses its band stops the demo before any RL.
-    @Test func aFailedWarmStartStopsTheDemo() throws {
+    /// The demo on a budget of seconds: a one-layer, 32-wide model, 12 held-out problems.
+    static func tinySettings(_ name: String) -> DemoSettings {
         var s = DemoSettings()
-        s.workDirectory = Self.scratch("premise")
+        s.workDirectory = scratch(name)
         s.heldOut = 12
         s.model.hiddenSize = 32
         s.model.layers = 1
         s.model.heads = 2
         s.model.intermediateSize = 64
-        s.sftSteps = 2
+        s.sftSteps = 3
         s.sftBatch = 4
+        return s
+    }
+
+    /// A warm start that misses its band stops the demo before any RL.
+    @Test func aFailedWarmStartStopsTheDemo() throws {
+        var s = Self.tinySettings("premise")
+        s.sftSteps = 2
         var rlSteps = 0
         #expect {
             _ = try DemoRun(settings: s).run { if case .rl = $0 { rlSteps += 1 } }
@@ -108,15 +115,7 @@ import SCoReRuntime
     }
 
     @Test func pipelineRunsEndToEndOnATinyBudget() throws {
-        var s = DemoSettings()
-        s.workDirectory = Self.scratch("run")
-        s.heldOut = 12
-        s.model.hiddenSize = 32
-        s.model.layers = 1
-        s.model.heads = 2
-        s.model.intermediateSize = 64
-        s.sftSteps = 3
-        s.sftBatch = 4
+        var s = Self.tinySettings("run")
         s.stageOneSteps = 1
         s.stageTwoSteps = 1
         s.problemsPerStep = 2
