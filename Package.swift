@@ -53,6 +53,12 @@ let package = Package(
                 .unsafeFlags(["-static-stdlib", "-Xlinker", "--version-script=\(exportMap)"]),
             ]
         ),
+        // The demo's tasks and pipeline: score-cli's, not the library's.
+        .target(
+            name: "SCoReDemo",
+            dependencies: ["SCoReRuntime"],
+            swiftSettings: optimise
+        ),
         // MPI for score-cli only, loaded at run time (libscore.so never links it).
         .target(
             name: "CMPIShim",
@@ -61,13 +67,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "score-cli",
-            dependencies: ["SCoReRuntime", "CMPIShim"],
+            dependencies: ["SCoReRuntime", "SCoReDemo", "CMPIShim"],
             swiftSettings: optimise,
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         .testTarget(
             name: "SCoReRuntimeTests",
-            dependencies: ["SCoReRuntime"]
+            dependencies: ["SCoReRuntime", "SCoReDemo"]
         ),
     ]
 )

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SCoReRuntime
+import SCoReDemo
 
 enum DemoCommand {
     static let help = """

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import SCoReRuntime
+import SCoReDemo
 
 /// The demo's pieces on a tiny budget: the files it writes are a loadable
 /// model with a working tokenizer and chat template, the task's split is

@@ -72,7 +72,7 @@ public struct JSONObject: Equatable, Sendable {
     public var count: Int { keys.count }
 
     /// Later duplicates replace earlier ones, as in Python's json module.
-    mutating func set(_ key: String, _ value: JSON) {
+    public mutating func set(_ key: String, _ value: JSON) {
         if values.updateValue(value, forKey: key) == nil { keys.append(key) }
     }
 }

@@ -297,7 +297,8 @@ public final class Trainer: @unchecked Sendable {
         stats.optimizerStepped = true
     }
 
-    static func now() -> Double {
+    /// Seconds on the monotonic clock.
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SCoReRuntime
 
 /// Writes a small Hugging Face model directory from nothing: a character
 /// tokenizer with ChatML special tokens and a Llama decoder with random

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SCoReRuntime
 
 /// The demo's budget and settings. The defaults finish in minutes on two
 /// cores; every number is a knob of `score-cli demo`.

@@ -1,3 +1,5 @@
+import SCoReRuntime
+
 /// The demo's synthetic task: two-digit addition ("47+38" → "85"), whose
 /// answers a verifier checks exactly.
 ///

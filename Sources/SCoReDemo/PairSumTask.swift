@@ -1,3 +1,5 @@
+import SCoReRuntime
+
 /// The demo's default task: "3 8 1 7 4 : 11" asks for the two numbers of
 /// the list that add up to 11 ("3+8"). Exactly one pair does.
 ///
