@@ -854,7 +854,10 @@ typedef struct score_collective {
  * the same problems), and the gradients and statistics are summed over the
  * workers, so every worker applies the same update. The struct is copied;
  * user_data must stay valid while the trainer steps. NULL makes it a single
- * process again. Set it before the first step, on every worker. */
+ * process again. Set it before the first step, on every worker. A worker
+ * whose step fails or is stopped (progress callback) leaves the others
+ * waiting in a sum: stop every worker alike, and let the host's transport
+ * time out when a worker dies (mpirun ends the job). */
 score_status score_rl_trainer_set_collective(score_rl_trainer *trainer, const score_collective *collective);
 
 /* A single process that sums each step in `shards` shards, as that many
