@@ -122,6 +122,8 @@ clean:
 SWIFT_CLANG ?= $(dir $(realpath $(shell command -v swiftc)))clang
 ASAN_BUILD := .build-asan/debug
 TSAN_BUILD := .build-tsan/debug
+# The toolchain's TSan runtime intercepts libdispatch: link the toolchain's copy.
+SWIFT_LIBS = $(abspath $(dir $(SWIFT_CLANG))../lib/swift/linux)
 # Every report goes to a file under .build-asan/reports, so that one in a
 # process whose failure a test expects (the CLI contract's error cases) is
 # not lost: the target fails when any report exists. Python is not
@@ -150,7 +152,8 @@ test-tsan: deps
 	nice -n 10 swift build -c debug --sanitize=thread --scratch-path .build-tsan --product score
 	@mkdir -p $(TSAN_BUILD)/c
 	$(SWIFT_CLANG) $(CFLAGS_STRICT) -fsanitize=thread -g -D_DEFAULT_SOURCE Tests/C/test_threads.c \
-		-L$(TSAN_BUILD) -lscore -Wl,-rpath,$(abspath $(TSAN_BUILD)) -lpthread -o $(TSAN_BUILD)/c/test_threads
+		-L$(TSAN_BUILD) -lscore -Wl,-rpath,$(abspath $(TSAN_BUILD)) -lpthread \
+		-L$(SWIFT_LIBS) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBS) -o $(TSAN_BUILD)/c/test_threads
 	TSAN_OPTIONS="suppressions=$(abspath Tests/C/tsan.supp) halt_on_error=1 second_deadlock_stack=1" \
 		$(TSAN_BUILD)/c/test_threads $(FIXTURES)/qwen2-chat
 	@echo "make test-tsan: clean"
