@@ -20,7 +20,8 @@ public func fuzzTokenizerLoad(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
             _ = try? stream.finish()
         }
     }
-    for id in [Int32(0), 1, Int32(tokenizer.vocabSize) - 1, Int32(tokenizer.vocabSize), -1] {
+    let top = Int32(clamping: tokenizer.vocabSize)
+    for id in [0, 1, top &- 1, top, -1] {
         _ = tokenizer.tokenText(id)
         _ = try? tokenizer.decode([id])
     }
