@@ -1,10 +1,10 @@
 # libscore — build, test, demo, install.
 #
 #   make                 release build of libscore.so and score-cli
-#   make test            every test: Swift, C API, library contract, Python
+#   make test            every test: Swift, C API, library contract, Python, then test-tsan and test-asan
 #   make demo            the main job (see README)
 #   make install PREFIX=/usr/local
-#   make test-asan       C tests, CLI contract and pytest on an ASan+UBSan build (.build-asan)
+#   make test-asan       C tests, CLI contract and pytest on an ASan (+UBSan for C) debug build (.build-asan)
 #   make test-tsan       sessions, trainers and kernels on several threads, TSan build (.build-tsan)
 #   make fuzz            build every libFuzzer harness and run each FUZZ_SECONDS (default 60) s
 #   make fuzz-smoke      the same, 20 s each (Tests/Fuzz; README "Fuzzing and sanitizers")
@@ -51,7 +51,7 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS) --build-tests
 
-test: build test-swift test-library test-c test-cli test-install test-python
+test: build test-swift test-library test-c test-cli test-install test-python test-tsan test-asan
 	@echo "make test: all suites passed"
 
 test-swift:
