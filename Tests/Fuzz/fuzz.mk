@@ -70,14 +70,22 @@ fuzz-corpus:
 
 fuzz-run-%: $(FUZZ_DIR)/fuzz-% fuzz-corpus
 	@mkdir -p $(FUZZ_DIR)/artifacts/$* $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/logs
-	@echo "fuzz-$*: $(FUZZ_SECONDS) s (log: $(FUZZ_DIR)/logs/$*.log)"
 	@cd $(FUZZ_DIR) && SCORE_REPO=$(abspath .) SWIFT_BACKTRACE=enable=no $(call fuzz_env,$*) nice -n 10 ./fuzz-$* $(call fuzz_flags,$*) \
 		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=artifacts/$*/ \
 		corpus/$* $(wildcard $(abspath Tests/Fixtures/fuzz/$*)) > logs/$*.log 2>&1; \
-		rc=$$?; grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb))' logs/$*.log; exit $$rc
+		rc=$$?; grep -E '^(==[0-9]+==ERROR|SUMMARY|.*Test unit written)' logs/$*.log; \
+		awk -v h=$* -v rc=$$rc '/^stat::number_of_executed_units/ {n=$$2} /^stat::average_exec_per_sec/ {r=$$2} \
+			/^stat::new_units_added/ {u=$$2} /^stat::peak_rss_mb/ {m=$$2} \
+			END {printf "fuzz-%-17s %9d execs %6d exec/s %5d new units %5d MB rss  %s\n", h, n, r, u, m, rc ? "FAILED (log: $(FUZZ_DIR)/logs/" h ".log)" : "ok"}' \
+			logs/$*.log | tee -a logs/summary.txt; exit $$rc
 
+# Runs every harness even when one fails, then fails if any did.
 fuzz: fuzz-build fuzz-corpus
-	@for h in $(FUZZ_HARNESSES); do $(MAKE) --no-print-directory fuzz-run-$$h FUZZ_SECONDS=$(FUZZ_SECONDS) || exit 1; done
+	@mkdir -p $(FUZZ_DIR)/logs && echo "== $$(date -u +%FT%TZ) $(FUZZ_SECONDS) s per harness" >> $(FUZZ_DIR)/logs/summary.txt
+	@failed=""; for h in $(FUZZ_HARNESSES); do \
+		$(MAKE) --no-print-directory fuzz-run-$$h FUZZ_SECONDS=$(FUZZ_SECONDS) || failed="$$failed $$h"; done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed (inputs in $(FUZZ_DIR)/artifacts/)"; exit 1; fi; \
+	echo "make fuzz: no crash, hang or leak in $(FUZZ_SECONDS) s per harness"
 
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
