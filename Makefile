@@ -1,10 +1,14 @@
 # libscore — build, test, demo, install.
 #
 #   make                 release build of libscore.so and score-cli
-#   make test            every test: Swift, C API, library contract, CLI, kill -9, MPI, Python
+#   make test            every test: Swift, C API, library contract, CLI, kill -9, MPI, Python, TSan
 #   make demo            the main job (see README)
 #   make soak            long soak runs: memory and file descriptors stay flat
 #   make install PREFIX=/usr/local
+#   make test-asan       C tests, CLI contract and pytest on an ASan (+UBSan for C) debug build (.build-asan; ~8 min, not in make test)
+#   make test-tsan       sessions, trainers and kernels on several threads, TSan build (.build-tsan)
+#   make fuzz            build every libFuzzer harness and run each FUZZ_SECONDS (default 60) s
+#   make fuzz-smoke      the same, 20 s each (Tests/Fuzz; README "Fuzzing and sanitizers")
 #   make PORTABLE=1 ...  vector code for any x86-64-v3 (AVX2) CPU; default: tuned for this CPU
 #
 # One release build serves everything: the tests link the same objects that
@@ -31,11 +35,11 @@ BUILD := .build/release
 LIB := $(BUILD)/libscore.so
 CLI := $(BUILD)/score-cli
 FIXTURES := Tests/Fixtures/models
-CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude
+CFLAGS_STRICT := -std=c11 -Wall -Wextra -Werror -O2 -Iinclude $(SAN_CFLAGS)
 C_LINK := -L$(BUILD) -lscore -Wl,-rpath,$(abspath $(BUILD))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps deps-python test test-swift test-c test-cli test-crash test-mpi test-library test-python test-install soak demo install clean
+.PHONY: all build deps deps-python test test-swift test-c test-cli test-crash test-mpi test-library test-python test-install test-asan test-tsan fuzz fuzz-smoke soak demo install clean
 
 all: build
 
@@ -49,7 +53,7 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS) --build-tests
 
-test: build test-swift test-library test-c test-cli test-crash test-mpi test-install test-python
+test: build test-swift test-library test-c test-cli test-crash test-mpi test-install test-python test-tsan
 	@echo "make test: all suites passed"
 
 test-swift:
@@ -127,7 +131,7 @@ deps-python:
 	@$(PYTHON) -m pytest --version > /dev/null 2>&1 || $(PYTHON) -m pip install -q pytest
 
 test-python: deps-python
-	SCORE_LIBRARY=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
+	$(PY_ENV) SCORE_LIBRARY=$(abspath $(LIB)) $(PYTHON) -m pytest -q bindings/python/tests
 
 # The main job: a model from nothing, warm start, SCoRe Stage I and II, the
 # single-turn ablation, and the five metrics (see README). SEED=N picks the run.
@@ -150,3 +154,47 @@ install-files:
 
 clean:
 	rm -rf .build
+
+# Sanitizer builds: their own scratch paths, debug (checks and symbols kept).
+# The C tests, the CLI contract and pytest run unchanged against them
+# (test-c, test-cli, test-python with BUILD pointing there).
+SWIFT_CLANG ?= $(dir $(realpath $(shell command -v swiftc)))clang
+ASAN_BUILD := .build-asan/debug
+TSAN_BUILD := .build-tsan/debug
+# The toolchain's TSan runtime intercepts libdispatch: link the toolchain's copy.
+SWIFT_LIBS = $(abspath $(dir $(SWIFT_CLANG))../lib/swift/linux)
+# Every report goes to a file under .build-asan/reports, so that one in a
+# process whose failure a test expects (the CLI contract's error cases) is
+# not lost: the target fails when any report exists. Python is not
+# instrumented: the ASan runtime is preloaded there, and leaks are not
+# checked (the interpreter's own allocations at exit are not ours).
+ASAN_RUNTIME = $(shell $(SWIFT_CLANG) -print-file-name=libclang_rt.asan-x86_64.so)
+ASAN_REPORTS := $(abspath .build-asan/reports)
+ASAN_COMMON := abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$(ASAN_REPORTS)/asan
+SAN_ENV := SWIFT_BACKTRACE=enable=no UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(ASAN_REPORTS)/ubsan
+
+test-asan: deps
+	nice -n 10 swift build -c debug --sanitize=address -Xcc -fsanitize=undefined --scratch-path .build-asan
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	$(SAN_ENV) ASAN_OPTIONS=$(ASAN_COMMON):detect_leaks=1 $(MAKE) --no-print-directory test-c test-cli BUILD=$(ASAN_BUILD) \
+		CC=$(SWIFT_CLANG) SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -g"
+	$(SAN_ENV) ASAN_OPTIONS=$(ASAN_COMMON):detect_leaks=0 $(MAKE) --no-print-directory test-python BUILD=$(ASAN_BUILD) \
+		PY_ENV="LD_PRELOAD=$(ASAN_RUNTIME)"
+	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then cat $(ASAN_REPORTS)/*; echo "make test-asan: sanitizer reports above"; exit 1; fi
+	@echo "make test-asan: clean (no ASan, UBSan or LSan report)"
+
+# Several sessions over one model on several threads, with a trainer and an
+# RL trainer alongside (Tests/C/test_threads.c). Reports in OpenBLAS's own
+# threads and the Swift runtime's lazy initialisation are suppressed with
+# reasons in Tests/C/tsan.supp.
+test-tsan: deps
+	nice -n 10 swift build -c debug --sanitize=thread --scratch-path .build-tsan --product score
+	@mkdir -p $(TSAN_BUILD)/c
+	$(SWIFT_CLANG) $(CFLAGS_STRICT) -fsanitize=thread -g -D_DEFAULT_SOURCE Tests/C/test_threads.c \
+		-L$(TSAN_BUILD) -lscore -Wl,-rpath,$(abspath $(TSAN_BUILD)) -lpthread \
+		-L$(SWIFT_LIBS) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_LIBS) -o $(TSAN_BUILD)/c/test_threads
+	TSAN_OPTIONS="suppressions=$(abspath Tests/C/tsan.supp) halt_on_error=1 second_deadlock_stack=1" \
+		$(TSAN_BUILD)/c/test_threads $(FIXTURES)/qwen2-chat
+	@echo "make test-tsan: clean"
+
+include Tests/Fuzz/fuzz.mk

@@ -38,13 +38,16 @@ public func score_model_logprobs_batch(_ model: OpaquePointer?, _ tokens: Unsafe
         guard nSequences <= 1 << 20 else { throw ScoreError.invalidArgument("n_sequences \(nSequences) is absurdly large") }
         guard let offsets else { throw ScoreError.invalidArgument("offsets is NULL") }
         guard offsets[0] == 0 else { throw ScoreError.invalidArgument("offsets[0] is \(offsets[0]), must be 0") }
-        let all = try tokenArray(tokens, offsets[nSequences])
-        var batch: [[Int32]] = []
+        // Every offset is checked before any token is read: tokens holds
+        // offsets[n_sequences] ids, and a larger offset before it must not
+        // send the copy past them.
         for b in 0..<nSequences {
             let (lo, hi) = (offsets[b], offsets[b + 1])
             guard lo < hi else { throw ScoreError.invalidArgument("sequence \(b) is empty or offsets decrease (offsets[\(b)] = \(lo), offsets[\(b + 1)] = \(hi))") }
-            batch.append(Array(all[lo..<hi]))
         }
+        let all = try tokenArray(tokens, offsets[nSequences])
+        var batch: [[Int32]] = []
+        for b in 0..<nSequences { batch.append(Array(all[offsets[b]..<offsets[b + 1]])) }
         for (b, ids) in batch.enumerated() {
             do { try m.validate(tokens: ids) } catch let e as ScoreError { throw ScoreError.invalidArgument("sequence \(b): \(e.message)") }
         }

@@ -197,6 +197,10 @@ static void test_model(void) {
     CHECK(score_model_logprobs(m, flat + 5, 2, one, 4, &needed) == SCORE_OK && fabsf(blp[4] - one[0]) < 1e-5f);
     size_t bad_offsets[] = {0, 5, 5, 8};
     CHECK_ERR(score_model_logprobs_batch(m, flat, bad_offsets, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "sequence 1 is empty");
+    /* An offset past the last one (found by fuzzing: the copy read past the
+     * 3 tokens the last offset promises and trapped). */
+    size_t overshoot[] = {0, 5, 3};
+    CHECK_ERR(score_model_logprobs_batch(m, flat, overshoot, 2, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "offsets decrease");
     size_t shifted[] = {1, 5, 7, 8};
     CHECK_ERR(score_model_logprobs_batch(m, flat, shifted, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "must be 0");
     CHECK_ERR(score_model_logprobs_batch(m, flat, NULL, 3, blp, 6, &needed), SCORE_ERR_INVALID_ARGUMENT, "offsets is NULL");

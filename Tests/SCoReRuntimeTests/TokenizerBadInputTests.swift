@@ -73,6 +73,34 @@ import SCoReRuntime
         #expect(loadError(String(broken2))?.message.contains("QQ_absent") == true)
     }
 
+    /// Found by fuzzing (Tests/Fixtures/fuzz/tokenizer-load): a TemplateProcessing
+    /// special token whose id was one past the vocabulary was added to every
+    /// encoding, an id that no decode and no model accepts.
+    @Test func postProcessorIdOutsideTheVocabulary() throws {
+        let text = try fixtureJSON("gpt2")  // 600 tokens, ids 0..<600
+        func withTemplateId(_ id: Int) -> String {
+            let processor = """
+                "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                  {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<s>": {"id": "<s>", "ids": [\(id)], "tokens": ["<s>"]}}},
+                "replaced_post_processor": {
+                """
+            return text.replacing("\"post_processor\": {", with: processor)
+        }
+        guard case .format(let m)? = loadError(withTemplateId(600)) else {
+            Issue.record("expected a format error")
+            return
+        }
+        #expect(m.contains("post_processor adds token id 600") && m.contains("0..<600"), "\(m)")
+        let bert = text.replacing("\"post_processor\": {",
+                                             with: "\"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"c\", 1], \"sep\": [\"s\", 70000]}, \"x\": {")
+        #expect(loadError(bert)?.message.contains("token id 70000") == true)
+        // The last id of the vocabulary is fine.
+        let dir = TempDir()
+        dir.write("tokenizer.json", withTemplateId(599))
+        let tokenizer = try Tokenizer.load(directory: dir.path)
+        #expect(try tokenizer.encode("hi").first == 599)
+    }
+
     @Test func unsupportedConfigurationsNameThemselves() throws {
         let text = try fixtureJSON("gpt2")
         let cases: [(String, String, String)] = [

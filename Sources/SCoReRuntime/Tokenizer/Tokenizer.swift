@@ -95,6 +95,13 @@ public final class Tokenizer: @unchecked Sendable {
         let eos = TokenizerJSON.tokenText(config?["eos_token"])
         bosTokenId = lookup(bos)
         eosTokenIds = lookup(eos).map { [$0] } ?? []
+        // A post-processor names its ids itself (TemplateProcessing's
+        // special_tokens, Bert/Roberta's cls and sep); one outside the
+        // vocabulary would be added to every encoding, and no decode or
+        // model accepts it.
+        if let bad = pipeline.postProcessor?.addedIds.first(where: { Int($0) >= vocabSize }) {
+            throw ScoreError.format("\(context): post_processor adds token id \(bad), outside the vocabulary (0..<\(vocabSize))")
+        }
     }
 
     // MARK: - Encoding
