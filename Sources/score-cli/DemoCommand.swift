@@ -75,6 +75,10 @@ enum DemoCommand {
         }
         let json = args.flags.contains("json")
         let started = BenchCommand.now()
+        // RL steps of the whole run (SCoRe, single-turn, ablations), for the ETA.
+        let rlTotal = (s.stageOneSteps + s.stageTwoSteps) * (s.singleTurnAblation ? 2 : 1)
+            + s.ablations.map { $0 == .withoutStageOne ? s.stageOneSteps + s.stageTwoSteps : s.stageTwoSteps }.reduce(0, +)
+        var rlDone = 0, rlSeconds = 0.0
         let result = try DemoRun(settings: s).run { event in
             switch event {
             case .phase(let text): SFTCommand.writeStderr("\n== \(text)\n")
@@ -87,7 +91,10 @@ enum DemoCommand {
             case .rl(let phase, let step, let total, let st):
                 let r = st.rewardPerTurn.map { fmt($0, 2) }.joined(separator: "/")
                 let kl = st.klPerTurn.map { fmt($0, 3) }.joined(separator: "/")
-                SFTCommand.writeStderr("\r  \(phase) step \(step)/\(total) reward \(r) KL \(kl) changed \(fmt(st.answerChangeRate, 2)) flat \(st.zeroSignalFraction.map { fmt($0, 2) }.joined(separator: "/")) \(Int(st.rolloutTokensPerSecond)) tok/s   ")
+                rlDone += 1
+                rlSeconds += st.rolloutSeconds + st.referenceSeconds + st.updateSeconds
+                let eta = Int((rlSeconds / Double(rlDone) * Double(max(0, rlTotal - rlDone))).rounded())
+                SFTCommand.writeStderr("\r  \(phase) step \(step)/\(total) reward \(r) KL \(kl) changed \(fmt(st.answerChangeRate, 2)) flat \(st.zeroSignalFraction.map { fmt($0, 2) }.joined(separator: "/")) \(Int(st.rolloutTokensPerSecond)) tok/s | RL ETA \(eta / 60)m\(eta % 60)s   ")
             case .evaluated(let name, let m):
                 SFTCommand.writeStderr("\n  \(name): Acc@t1 \(pct(m.accuracyT1)) Acc@t2 \(pct(m.accuracyT2)) Δ \(pct(m.delta)) i→c \(pct(m.incorrectToCorrect)) c→i \(pct(m.correctToIncorrect))\n")
             }
