@@ -1,4 +1,6 @@
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Severity of a log line; raw values match `SCORE_LOG_*`.
 public enum LogLevel: Int32, Sendable, Comparable {
@@ -11,7 +13,22 @@ public enum LogLevel: Int32, Sendable, Comparable {
 public enum Log {
     public typealias Sink = @Sendable (LogLevel, String) -> Void
 
-    private static let state = Mutex<Sink?>(nil)
+    /// The sink behind a pthread mutex rather than Swift's Mutex, whose
+    /// synchronisation ThreadSanitizer cannot see (it lives in the
+    /// uninstrumented static runtime).
+    private final class State: @unchecked Sendable {
+        var mutex = pthread_mutex_t()
+        var sink: Sink?
+        init() { pthread_mutex_init(&mutex, nil) }
+
+        func withLock<T>(_ body: (inout Sink?) -> T) -> T {
+            pthread_mutex_lock(&mutex)
+            defer { pthread_mutex_unlock(&mutex) }
+            return body(&sink)
+        }
+    }
+
+    private static let state = State()
 
     /// Replaces the sink; `nil` restores the default (warnings and errors to stderr).
     public static func setSink(_ sink: Sink?) {
