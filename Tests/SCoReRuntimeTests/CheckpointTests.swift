@@ -123,17 +123,23 @@ import SCoReRuntime
         #expect(throws: ScoreError.self) { try half.save(to: tmp.file("half")) }
     }
 
-    /// A save killed before the swap leaves the previous checkpoint as it was.
-    @Test func interruptedSaveLeavesThePreviousCheckpoint() throws {
+    /// A full fine-tuning trainer one step in, saved to TMP/ckpt.
+    static func savedAfterOneStep() throws -> (Model, TrainingFixture, Trainer, TempDir, String) {
         let model = try Model.load(directory: Fixtures.model("qwen2"))
         let fixture = try TrainingFixture("qwen2")
-        var c = Self.config(.full)
+        var c = config(.full)
         c.accumulationSteps = 1
         let trainer = try Trainer(model: model, config: c)
         _ = try trainer.step(fixture.batch())
         let tmp = TempDir()
         let dir = tmp.file("ckpt")
         try trainer.save(to: dir)
+        return (model, fixture, trainer, tmp, dir)
+    }
+
+    /// A save killed before the swap leaves the previous checkpoint as it was.
+    @Test func interruptedSaveLeavesThePreviousCheckpoint() throws {
+        let (model, fixture, trainer, tmp, dir) = try Self.savedAfterOneStep()
         let before = tmp.read("ckpt/model.safetensors")
         _ = try trainer.step(fixture.batch())
         struct Killed: Error {}
@@ -153,15 +159,7 @@ import SCoReRuntime
     /// whole checkpoint). The next save removes it when that pid is gone,
     /// and leaves alone the temporary directory of a live process.
     @Test func killedSaveLeftoversAreRemovedByTheNextSave() throws {
-        let model = try Model.load(directory: Fixtures.model("qwen2"))
-        let fixture = try TrainingFixture("qwen2")
-        var c = Self.config(.full)
-        c.accumulationSteps = 1
-        let trainer = try Trainer(model: model, config: c)
-        _ = try trainer.step(fixture.batch())
-        let tmp = TempDir()
-        let dir = tmp.file("ckpt")
-        try trainer.save(to: dir)
+        let (model, fixture, trainer, tmp, dir) = try Self.savedAfterOneStep()
         // A pid that has certainly exited: a child we ran and reaped.
         var dead: pid_t = 0
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]

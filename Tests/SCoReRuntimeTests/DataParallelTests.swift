@@ -42,6 +42,26 @@ import SCoReRuntime
         return run
     }
 
+    /// One slot per thread, written under a lock: threads must not mutate one array together.
+    final class PerThread<T>: @unchecked Sendable {
+        private var slots: [T]
+        private var mutex = pthread_mutex_t()
+        init(_ count: Int, _ initial: T) {
+            slots = Array(repeating: initial, count: count)
+            pthread_mutex_init(&mutex, nil)
+        }
+        func set(_ rank: Int, _ value: T) {
+            pthread_mutex_lock(&mutex)
+            slots[rank] = value
+            pthread_mutex_unlock(&mutex)
+        }
+        var values: [T] {
+            pthread_mutex_lock(&mutex)
+            defer { pthread_mutex_unlock(&mutex) }
+            return slots
+        }
+    }
+
     /// Runs body(rank) on `count` threads and waits for all.
     static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         final class Box: @unchecked Sendable { let body: (Int) -> Void; let rank: Int; init(_ b: @escaping (Int) -> Void, _ r: Int) { body = b; rank = r } }
@@ -65,17 +85,16 @@ import SCoReRuntime
         let reference = try Self.train(single, steps: 3)
 
         let group = ThreadGroup(size: workers)
-        final class Results: @unchecked Sendable { var runs: [Run?]; var errors: [String] = []; init(_ n: Int) { runs = Array(repeating: nil, count: n) } }
-        let results = Results(workers)
+        let runs = PerThread<Run?>(workers, nil), errors = PerThread<String?>(workers, nil)
         let trainers = try (0..<workers).map { _ in try Self.trainer() }
         for (rank, t) in trainers.enumerated() { t.collective = group.worker(rank) }
         nonisolated(unsafe) let shared = trainers
         Self.onThreads(workers) { rank in
-            do { results.runs[rank] = try Self.train(shared[rank], steps: 3) } catch { results.errors.append("\(error)") }
+            do { runs.set(rank, try Self.train(shared[rank], steps: 3)) } catch { errors.set(rank, "\(error)") }
         }
-        #expect(results.errors.isEmpty, "\(results.errors)")
-        for rank in 0..<workers {
-            guard let run = results.runs[rank] else { continue }
+        #expect(errors.values.allSatisfy { $0 == nil }, "\(errors.values)")
+        for (rank, run) in runs.values.enumerated() {
+            guard let run else { Issue.record("worker \(rank) returned nothing"); continue }
             #expect(run.weights.elementsEqual(reference.weights), "worker \(rank)'s weights differ from the single process's")
             for (a, b) in zip(run.stats, reference.stats) {
                 #expect(a.rewardPerTurn == b.rewardPerTurn && a.klPerTurn == b.klPerTurn && a.loss == b.loss && a.gradNorm == b.gradNorm)
@@ -89,14 +108,13 @@ import SCoReRuntime
 
     @Test func concurrentTrainersAreIndependent() throws {
         let alone = try Self.train(try Self.trainer(), steps: 1)
-        final class Results: @unchecked Sendable { var runs: [Run?] = [nil, nil] }
-        let results = Results()
+        let runs = PerThread<Run?>(2, nil)
         let trainers = try (0..<2).map { _ in try Self.trainer() }
         nonisolated(unsafe) let shared = trainers
-        Self.onThreads(2) { rank in results.runs[rank] = try? Self.train(shared[rank], steps: 1) }
+        Self.onThreads(2) { rank in runs.set(rank, try? Self.train(shared[rank], steps: 1)) }
         for r in 0..<2 {
-            #expect(results.runs[r]?.weights.elementsEqual(alone.weights) == true, "trainer \(r) run concurrently differs")
-            #expect(results.runs[r]?.stats[0].gradNorm == alone.stats[0].gradNorm)
+            #expect(runs.values[r]?.weights.elementsEqual(alone.weights) == true, "trainer \(r) run concurrently differs")
+            #expect(runs.values[r]?.stats[0].gradNorm == alone.stats[0].gradNorm)
         }
     }
 
@@ -109,14 +127,13 @@ import SCoReRuntime
             t.trainer.checkWorkers = true
         }
         trainers[1].trainer.model.values.pointer[0] += 1e-3  // worker 1 drifted
-        final class Errors: @unchecked Sendable { var messages: [String] = ["", ""] }
-        let errors = Errors()
+        let errors = PerThread<String>(2, "")
         nonisolated(unsafe) let shared = trainers
         Self.onThreads(2) { rank in
             do { _ = try shared[rank].step(problems: Self.problems, references: Self.references, reward: Self.reward) }
-            catch { errors.messages[rank] = "\(error)" }
+            catch { errors.set(rank, "\(error)") }
         }
-        #expect(errors.messages.allSatisfy { $0.contains("weights differ after step 1") }, "\(errors.messages)")
+        #expect(errors.values.allSatisfy { $0.contains("weights differ after step 1") }, "\(errors.values)")
     }
 
     /// Summing in shards changes only the rounding: one process, 1 or 2 shards.
