@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CBLAS
 import CKernels
 
@@ -10,6 +13,10 @@ import CKernels
 /// the CPU's own feature bits pick the tier (AVX-512, else AVX2+FMA) and
 /// OpenBLAS is re-initialised with a core of that tier whenever its own
 /// pick is of a lower one, also when OPENBLAS_CORETYPE asked for it.
+///
+/// `SCORE_OPENBLAS_CORE=<name>` pins a core instead (e.g. Haswell on an
+/// AVX-512 machine): a second kernel path with another summation order, for
+/// tests and benchmarks; a pin below the CPU's tier is logged as a warning.
 public enum OpenBLASCore {
     public struct Choice: Sendable {
         /// The core OpenBLAS chose when it was loaded.
@@ -45,6 +52,15 @@ public enum OpenBLASCore {
 
     private static func select() -> Choice {
         let detected = activeName
+        if let raw = getenv("SCORE_OPENBLAS_CORE"), case let pinned = String(cString: raw), !pinned.isEmpty {
+            guard scorek_openblas_force_core(pinned) != 0 else {
+                Log.write(.warn, "SCORE_OPENBLAS_CORE=\(pinned) ignored: this OpenBLAS cannot switch kernels (built without DYNAMIC_ARCH)")
+                return Choice(detected: detected, active: detected, wanted: wantedCore(for: CPU.current.features))
+            }
+            let active = activeName
+            Log.write(.warn, "SCORE_OPENBLAS_CORE=\(pinned): OpenBLAS runs its \(active) kernels (picked on its own: \(detected))")
+            return Choice(detected: detected, active: active, wanted: wantedCore(for: CPU.current.features))
+        }
         guard let wanted = wantedCore(for: CPU.current.features), tier(of: detected) < tier(of: wanted) else {
             return Choice(detected: detected, active: detected, wanted: wantedCore(for: CPU.current.features))
         }
