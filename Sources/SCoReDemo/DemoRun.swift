@@ -18,9 +18,9 @@ public struct DemoSettings: Sendable {
     /// after `sftSteps`: a mid-range starting point, as the paper's base models have.
     public var sftTargetAccuracy = 0.5
     public var sftCheckEvery = 50
-    public var sftSteps = 1000
+    public var sftSteps = 1500
     public var sftBatch = 64
-    public var sftLearningRate: Float = 2e-3
+    public var sftLearningRate: Float = 1e-3
     public var stageOneSteps = 150
     public var stageTwoSteps = 50
     public var problemsPerStep = 32
@@ -79,7 +79,7 @@ public enum DemoTaskKind: String, Sendable, CaseIterable {
 /// A task as the demo uses it: held-out problems, a training-problem
 /// sampler, the student who writes the warm-start answers, and the verifier.
 struct DemoTask {
-    struct Item { let text: String; let reference: String; let student: (inout TrainingRNG) -> String }
+    struct Item { let text: String; let reference: String; let student: (inout TrainingRNG) -> (first: String, second: String) }
     let held: [Item]
     let draw: (inout TrainingRNG) -> Item
     let reward: SCoReTrainer.RewardFunction
@@ -90,7 +90,7 @@ struct DemoTask {
             let task = s.pairs
             let (eval, excluded) = task.split(heldOut: s.heldOut, seed: s.seed)
             func item(_ p: PairSumTask.Problem) -> Item {
-                Item(text: p.text, reference: p.reference, student: { task.studentAnswer(p, rng: &$0) })
+                Item(text: p.text, reference: p.reference, student: { (task.studentAnswer(p, rng: &$0), task.studentAnswer(p, rng: &$0)) })
             }
             held = eval.map(item)
             draw = { item(task.trainingProblem(rng: &$0, excluding: excluded)) }
@@ -99,7 +99,7 @@ struct DemoTask {
             let task = s.carry
             let (train, eval) = task.split(heldOut: s.heldOut, seed: s.seed)
             func item(_ p: CarryTask.Problem) -> Item {
-                Item(text: p.text, reference: p.reference, student: { task.studentAnswer(p, rng: &$0) })
+                Item(text: p.text, reference: p.reference, student: { task.studentConversation(p, rng: &$0) })
             }
             held = eval.map(item)
             draw = { item(train[Int($0.nextUniform() * Double(train.count))]) }
@@ -298,8 +298,9 @@ public struct DemoRun {
             var batch: [TrainingSequence] = []
             for _ in 0..<s.sftBatch {
                 let p = task.draw(&rng)
-                let first = try tokenizer.encode(p.student(&rng), addSpecialTokens: false, parseSpecial: false) + [end]
-                let second = try tokenizer.encode(p.student(&rng), addSpecialTokens: false, parseSpecial: false) + [end]
+                let answers = p.student(&rng)
+                let first = try tokenizer.encode(answers.first, addSpecialTokens: false, parseSpecial: false) + [end]
+                let second = try tokenizer.encode(answers.second, addSpecialTokens: false, parseSpecial: false) + [end]
                 let prompt = try loop.promptTokens(p.text)
                 let glue = Array(loop.glue.dropFirst())  // the end-of-turn token closes attempt 1
                 let tokens = prompt + first + glue + second

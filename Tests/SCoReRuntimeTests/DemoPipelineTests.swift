@@ -37,22 +37,31 @@ import SCoReDemo
     }
 
     @Test func carryTaskSplitAndStudentHabit() {
-        let task = CarryTask(slipRate: 0.6)
+        let task = CarryTask(slipRate: 0.9, fixRate: 0.3, breakRate: 0.05)
         let (train, eval) = task.split(heldOut: 200, seed: 1)
         #expect(eval.count == 200 && train.count == 90 * 90 - 200)
         #expect(Set(train.map(\.text)).isDisjoint(with: Set(eval.map(\.text))))
         var rng = TrainingRNG(seed: 9)
-        var slips = 0, carries = 0
-        for p in train.prefix(4000) {
-            let answer = task.studentAnswer(p, rng: &rng)
-            if !p.carries { #expect(answer == p.reference) }
+        var slips = 0, carries = 0, fixes = 0, breaks = 0, right = 0
+        for p in train.prefix(6000) {
+            let (first, second) = task.studentConversation(p, rng: &rng)
+            if !p.carries { #expect(first == p.reference) }
             else {
                 carries += 1
-                if answer == String(p.answer - 10) { slips += 1 } else { #expect(answer == p.reference) }
+                if first == String(p.answer - 10) { slips += 1 } else { #expect(first == p.reference) }
+            }
+            if first == p.reference {
+                right += 1
+                if second != first { breaks += 1; #expect(second == String(p.answer + 10)) }
+            } else if second != first {
+                fixes += 1
+                #expect(second == p.reference)
             }
         }
         let rate = Double(slips) / Double(carries)
-        #expect(abs(rate - 0.6) < 0.04, "slip rate \(rate)")
+        #expect(abs(rate - 0.9) < 0.03, "slip rate \(rate)")
+        #expect(abs(Double(fixes) / Double(slips) - 0.3) < 0.04, "fix rate")
+        #expect(abs(Double(breaks) / Double(right) - 0.05) < 0.015, "break rate")
         #expect(CarryTask.reward(attempt: "85", reference: "85") == 1)
         #expect(CarryTask.reward(attempt: "75", reference: "85") == 0)
     }
