@@ -23,7 +23,7 @@ public struct SCoReRecipePhase: Sendable, Equatable {
 /// optimiser. `validate()` checks them; `fingerprint(problems:)` is what a
 /// resumed run must share with the run it continues (the step counts and
 /// rounds may grow, the intervals change).
-public struct SCoReRecipeSettings {
+public struct SCoReRecipeSettings: Sendable {
     public var stages: SCoReRecipeStages = .both
     /// With `.both`: Stage I then Stage II this many times; 1 otherwise.
     public var rounds = 1
