@@ -682,7 +682,9 @@ typedef float (*score_reward_fn)(const char *problem, const char *attempt, const
  * state are as before it, and the next rollout samples what the stopped one
  * would have). Called on the thread that made the call, often (every
  * sampled token); it must return quickly and must not call into the same
- * trainer. */
+ * trainer. score_rl_run_recipe passes it on to each step and held-out
+ * evaluation; there a stop ends the run, and out_dir/last keeps the last
+ * checkpoint. */
 typedef bool (*score_progress_fn)(const char *phase, int64_t done, int64_t total, void *user_data);
 
 /* Per-turn arrays of the structs below hold this many entries, so attempts
