@@ -76,6 +76,8 @@ test-c:
 	rm -rf $(BUILD)/c/train_step.out && $(BUILD)/c/train_step $(FIXTURES)/qwen2 $(BUILD)/c/train_step.out
 	$(CC) $(CFLAGS_STRICT) examples/c/train_score.c $(C_LINK) -o $(BUILD)/c/train_score
 	$(BUILD)/c/train_score $(FIXTURES)/qwen2-chat
+	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/test_recipe.c $(C_LINK) -o $(BUILD)/c/test_recipe
+	$(BUILD)/c/test_recipe $(FIXTURES)
 	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE Tests/C/soak.c $(C_LINK) -o $(BUILD)/c/soak
 	$(BUILD)/c/soak $(FIXTURES)
 	$(CC) $(CFLAGS_STRICT) -D_DEFAULT_SOURCE examples/c/data_parallel.c $(C_LINK) -lpthread -o $(BUILD)/c/data_parallel

@@ -155,7 +155,10 @@ enum {
     SCORE_TYPE_RL_STATS = 23,
     SCORE_TYPE_EVAL_PARAMS = 24,
     SCORE_TYPE_EVAL_RESULT = 25,
-    SCORE_TYPE_COLLECTIVE = 26
+    SCORE_TYPE_COLLECTIVE = 26,
+    SCORE_TYPE_RL_RECIPE_PARAMS = 27,
+    SCORE_TYPE_RL_RECIPE_STEP = 28,
+    SCORE_TYPE_RL_RECIPE_RESULT = 29
 };
 /* 0 for an unknown id. */
 size_t score_sizeof(int32_t type_id);
@@ -679,7 +682,9 @@ typedef float (*score_reward_fn)(const char *problem, const char *attempt, const
  * state are as before it, and the next rollout samples what the stopped one
  * would have). Called on the thread that made the call, often (every
  * sampled token); it must return quickly and must not call into the same
- * trainer. */
+ * trainer. score_rl_run_recipe passes it on to each step and held-out
+ * evaluation; there a stop ends the run, and out_dir/last keeps the last
+ * checkpoint. */
 typedef bool (*score_progress_fn)(const char *phase, int64_t done, int64_t total, void *user_data);
 
 /* Per-turn arrays of the structs below hold this many entries, so attempts
@@ -936,6 +941,127 @@ score_status score_evaluate(const score_model *model, const score_eval_params *p
  *   returning NaN/Inf); SCORE_ERR_FORMAT (a broken chat template);
  *   SCORE_ERR_ABORTED (params->progress stopped it; *out untouched);
  *   SCORE_ERR_OUT_OF_MEMORY; SCORE_ERR_INTERNAL. */
+
+/* --- The SCoRe recipe ---------------------------------------------------- */
+
+/* The whole recipe score-cli train runs, in one call: Stage I, Stage II, or
+ * rounds of Stage I then Stage II; every step draws problems_per_step
+ * problems (a seeded shuffle, epoch by epoch) and takes one score_rl_step;
+ * held-out problems are evaluated greedily every eval_every steps; and
+ * out_dir receives
+ *   out_dir/last  a resumable checkpoint (score_rl_trainer_save's, plus
+ *                 score_state.json: where the run stands, and the settings
+ *                 it must be resumed with), every save_every steps and at
+ *                 the end;
+ *   out_dir/best  the exported model (a Hugging Face directory) of the save
+ *                 window with the highest mean training reward of the last
+ *                 attempt.
+ * Both are replaced atomically. score-cli train and this call write the same
+ * checkpoints, so either resumes the other's run. */
+
+/* Which stages run. */
+enum {
+    SCORE_RECIPE_BOTH = 0,   /* Stage I then Stage II, `rounds` times (the paper) */
+    SCORE_RECIPE_STAGE1 = 1, /* Stage I alone */
+    SCORE_RECIPE_STAGE2 = 2  /* Stage II alone (with attempts = 1: the single-turn RL ablation) */
+};
+
+typedef struct score_rl_recipe_params {
+    uint32_t struct_size;      /* sizeof(score_rl_recipe_params) */
+    int32_t stage;             /* SCORE_RECIPE_*; default BOTH */
+    int32_t rounds;            /* 1..100000; more than 1 needs BOTH; default 1 */
+    int32_t steps_per_stage;   /* optimiser steps of every stage, 1..10^7; default 100 */
+    int32_t problems_per_step; /* 1..10^6; more than n uses all n; default 16 */
+    int32_t save_every;        /* checkpoint interval in steps, 1..10^7; default 25 */
+    int32_t eval_every;        /* held-out evaluation interval, 1..10^7; 0 = save_every (default) */
+    /* Stage II's KL reference is the policy as Stage I ended (it stays the
+     * anchor until the next Stage II begins) instead of the base model.
+     * Needs BOTH; default false. */
+    bool anchor_to_stage1;
+    /* Data order, rollout sampling (step s samples with a seed derived from
+     * this and s) and LoRA initialisation; rl->seed and
+     * rl->training->seed are not read. Default 0. */
+    uint64_t seed;
+    /* Sum each step in this many shards, as that many workers would (see
+     * score_rl_trainer_set_shards); 1..65536, default 1. */
+    int32_t shards;
+    int32_t verifier;          /* SCORE_VERIFY_*: the reward when reward_fn is NULL; default MATH */
+    double tolerance;          /* of the verifier (as score_verify); default 1e-6 */
+    /* The objective, rollouts and optimiser (rl->training; NULL there:
+     * score_rl_training_params_default()); NULL: score_rl_params_default().
+     * rl->stage and rl->seed are not read. rl->progress hears the rollouts,
+     * rewards, reference scoring, updates and held-out evaluation ("evaluate")
+     * and may stop the run. A resumed run takes the optimiser from its
+     * checkpoint: rl->training must then only match what the checkpoint
+     * records (learning rate, KL estimator, LoRA). */
+    const score_rl_params *rl;
+    /* NULL: a single process. Otherwise every worker calls
+     * score_rl_run_recipe with the same problems and settings; each takes its
+     * share of every step (as score_rl_trainer_set_collective), and worker 0
+     * alone evaluates and writes out_dir. */
+    const score_collective *collective;
+} score_rl_recipe_params;
+
+score_rl_recipe_params score_rl_recipe_params_default(void);
+
+/* What the step callback hears after every step (before the step's
+ * checkpoint). The pointers are valid during the call only. */
+typedef struct score_rl_recipe_step {
+    uint32_t struct_size;           /* sizeof(score_rl_recipe_step) of the library */
+    int32_t stage;                  /* 1 or 2 */
+    int32_t round;                  /* 1-based */
+    int64_t step;                   /* steps done in the run, this one included (a resumed run counts on) */
+    int64_t step_in_stage;
+    int64_t total_steps;            /* the step the run ends at */
+    double elapsed;                 /* seconds of training, earlier calls of a resumed run included */
+    const score_rl_stats *stats;    /* this step's statistics */
+    const score_eval_result *eval;  /* held-out metrics when this step evaluated (worker 0), else NULL */
+} score_rl_recipe_step;
+
+/* Return false to stop the run after this step: score_rl_run_recipe then
+ * returns SCORE_ERR_ABORTED, and out_dir/last holds the last checkpoint
+ * (resume continues from it). Called on the calling thread; it must not
+ * call score_rl_run_recipe. */
+typedef bool (*score_rl_recipe_step_fn)(const score_rl_recipe_step *step, void *user_data);
+
+typedef struct score_rl_recipe_result {
+    uint32_t struct_size;      /* set by the caller: sizeof(score_rl_recipe_result) */
+    int64_t steps_trained;     /* by this call */
+    int64_t step;              /* where the run stands: steps done in all calls */
+    double best_reward;        /* mean last-attempt reward of out_dir/best's window; NaN when none */
+    int64_t best_step;         /* the step that window ended at; 0 when none */
+} score_rl_recipe_result;
+
+/* Runs the recipe on model (which needs tokenizer.json) from the start, or
+ * with resume true continues the run in out_dir/last (model must then be
+ * the model the run started from; the settings must be those the checkpoint
+ * records, the step counts and rounds aside). A new run refuses an out_dir
+ * that already holds one; out_dir is created when missing.
+ *   problems[i], answers[i] (i < n, n >= 1): the training problems and their
+ *     reference answers (or tests), NUL-terminated UTF-8.
+ *   eval_problems, eval_answers (n_eval of each): held-out problems; n_eval
+ *     0 (the arrays may then be NULL) evaluates nothing.
+ *   reward_fn: the reward of every attempt, training and held-out (see
+ *     score_reward_fn); NULL: params->verifier.
+ *   on_step: NULL, or called after every step. user_data goes to reward_fn
+ *     and on_step.
+ *   result: NULL, or filled up to result->struct_size when the run ends.
+ * params may be NULL for the defaults. Nothing is printed. */
+score_status score_rl_run_recipe(const score_model *model, const char *out_dir, const char *const *problems,
+                                 const char *const *answers, size_t n, const char *const *eval_problems,
+                                 const char *const *eval_answers, size_t n_eval,
+                                 const score_rl_recipe_params *params, bool resume, score_reward_fn reward_fn,
+                                 score_rl_recipe_step_fn on_step, void *user_data,
+                                 score_rl_recipe_result *result);
+/*   Statuses: SCORE_OK; SCORE_ERR_INVALID_ARGUMENT (NULL model, out_dir or
+ *   arrays, n 0, out-of-range params: stage 3, steps_per_stage 0, rounds
+ *   with one stage, ...; a model without tokenizer.json; out_dir holding a
+ *   run without resume, or no checkpoint with it; a checkpoint with other
+ *   settings; reward_fn returning NaN/Inf); SCORE_ERR_IO (out_dir not a
+ *   directory, unwritable, a collective call failing); SCORE_ERR_FORMAT (a
+ *   damaged checkpoint); SCORE_ERR_ABORTED (rl->progress or on_step stopped
+ *   it: out_dir/last holds the last checkpoint); SCORE_ERR_OUT_OF_MEMORY;
+ *   SCORE_ERR_INTERNAL. Bad arguments fail before anything is written. */
 
 #ifdef __cplusplus
 }

@@ -59,19 +59,25 @@ public func score_evaluate(_ model: OpaquePointer?, _ params: UnsafePointer<scor
             builtIn.reward(attempt: attempt, reference: reference)
         }
         let (metrics, _) = try evaluator.evaluate(problems: texts, references: answers, reward: reward)
-
-        var v = score_eval_result()
+        var v = evalResult(metrics)
         v.struct_size = UInt32(min(size, MemoryLayout<score_eval_result>.size))
-        v.attempts = Int32(min(metrics.accuracy.count, maxTurns))
-        v.problems = Int64(metrics.problems)
-        fillTurns(&v.accuracy, metrics.accuracy)
-        v.acc_t1 = metrics.accuracyT1
-        v.acc_t2 = metrics.accuracyT2
-        v.delta = metrics.delta
-        v.delta_i_to_c = metrics.incorrectToCorrect
-        v.delta_c_to_i = metrics.correctToIncorrect
-        v.answer_changed = metrics.answerChanged
-        v.edit_distance_ratio = metrics.editDistanceRatio
         copyPrefix(of: v, into: out, size: size)
     }
+}
+
+/// The metrics as the C struct (struct_size: the library's).
+func evalResult(_ metrics: SelfCorrectionMetrics) -> score_eval_result {
+    var v = score_eval_result()
+    v.struct_size = UInt32(MemoryLayout<score_eval_result>.size)
+    v.attempts = Int32(min(metrics.accuracy.count, maxTurns))
+    v.problems = Int64(metrics.problems)
+    fillTurns(&v.accuracy, metrics.accuracy)
+    v.acc_t1 = metrics.accuracyT1
+    v.acc_t2 = metrics.accuracyT2
+    v.delta = metrics.delta
+    v.delta_i_to_c = metrics.incorrectToCorrect
+    v.delta_c_to_i = metrics.correctToIncorrect
+    v.answer_changed = metrics.answerChanged
+    v.edit_distance_ratio = metrics.editDistanceRatio
+    return v
 }

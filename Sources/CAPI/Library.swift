@@ -73,6 +73,9 @@ public func score_sizeof(_ typeId: Int32) -> Int {
     case Int(SCORE_TYPE_EVAL_PARAMS): return MemoryLayout<score_eval_params>.size
     case Int(SCORE_TYPE_EVAL_RESULT): return MemoryLayout<score_eval_result>.size
     case Int(SCORE_TYPE_COLLECTIVE): return MemoryLayout<score_collective>.size
+    case Int(SCORE_TYPE_RL_RECIPE_PARAMS): return MemoryLayout<score_rl_recipe_params>.size
+    case Int(SCORE_TYPE_RL_RECIPE_STEP): return MemoryLayout<score_rl_recipe_step>.size
+    case Int(SCORE_TYPE_RL_RECIPE_RESULT): return MemoryLayout<score_rl_recipe_result>.size
     default: return 0
     }
 }

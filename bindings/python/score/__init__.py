@@ -50,6 +50,7 @@ __all__ = [
     "ScoreValueError",
     "abi_version",
     "evaluate",
+    "run_recipe",
     "verify",
     "get_n_threads",
     "set_log_callback",
@@ -533,3 +534,4 @@ from .chat import render_chat  # noqa: E402  (needs the names above)
 from .tokenizer import Detokenizer, Tokenizer  # noqa: E402  (needs the names above)
 from .training import Trainer, TrainStats  # noqa: E402  (needs the names above)
 from .score_rl import Rollout, SCoReTrainer, evaluate, verify  # noqa: E402  (needs the names above)
+from .recipe import run_recipe  # noqa: E402  (needs the names above)

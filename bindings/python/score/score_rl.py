@@ -752,6 +752,10 @@ def evaluate(model: Any, problems: Sequence[Any], references: Sequence[str], *, 
         callback.raise_pending()
     reporter.raise_pending()
     _check(status)
+    return _eval_result(out)
+
+
+def _eval_result(out: EvalResultStruct) -> Dict[str, Any]:
     n = max(0, min(int(out.attempts), MAX_TURNS))
     return {
         "problems": int(out.problems),
