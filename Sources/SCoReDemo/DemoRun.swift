@@ -21,8 +21,8 @@ public struct DemoSettings: Sendable {
     public var sftSteps = 1500
     public var sftBatch = 64
     public var sftLearningRate: Float = 1e-3
-    public var stageOneSteps = 150
-    public var stageTwoSteps = 50
+    public var stageOneSteps = 50
+    public var stageTwoSteps = 150
     public var problemsPerStep = 32
     public var samplesPerProblem = 4
     public var rlLearningRate: Float = 1e-4
@@ -82,6 +82,8 @@ struct DemoTask {
     struct Item { let text: String; let reference: String; let student: (inout TrainingRNG) -> (first: String, second: String) }
     let held: [Item]
     let draw: (inout TrainingRNG) -> Item
+    /// The training problems the RL recipe draws from (never a held-out one).
+    let trainingSet: (UInt64) -> ProblemSet
     let reward: SCoReTrainer.RewardFunction
 
     init(_ s: DemoSettings) {
@@ -94,6 +96,15 @@ struct DemoTask {
             }
             held = eval.map(item)
             draw = { item(task.trainingProblem(rng: &$0, excluding: excluded)) }
+            trainingSet = { seed in
+                var rng = TrainingRNG(seed: seed ^ 0x7EA1), set = ProblemSet()
+                for _ in 0..<20_000 {
+                    let p = task.trainingProblem(rng: &rng, excluding: excluded)
+                    set.problems.append(p.text)
+                    set.answers.append(p.reference)
+                }
+                return set
+            }
             reward = { problem, attempt, _ in PairSumTask.reward(problem: problem, attempt: attempt) }
         case .carry:
             let task = s.carry
@@ -103,6 +114,12 @@ struct DemoTask {
             }
             held = eval.map(item)
             draw = { item(train[Int($0.nextUniform() * Double(train.count))]) }
+            trainingSet = { _ in
+                var set = ProblemSet()
+                set.problems = train.map(\.text)
+                set.answers = train.map(\.reference)
+                return set
+            }
             reward = { _, attempt, reference in CarryTask.reward(attempt: attempt, reference: reference) }
         }
     }
@@ -145,7 +162,7 @@ public struct DemoRun {
 
     public init(settings: DemoSettings) { self.settings = settings }
 
-    public func run(report: (DemoEvent) -> Void) throws -> DemoResult {
+    public func run(report: @escaping (DemoEvent) -> Void) throws -> DemoResult {
         let s = settings
         var result = DemoResult()
         var clock = Trainer.now()
@@ -208,30 +225,65 @@ public struct DemoRun {
         training.optimizer.learningRate = s.rlLearningRate
         training.seed = s.seed
 
-        report(.phase("SCoRe Stage I: reward attempt 2, pin attempt 1 to the base (β2 = \(s.beta2))"))
-        let score = try SCoReTrainer(model: base, config: config, training: training)
-        try reinforce(score, phase: "stage I", steps: s.stageOneSteps, offset: 0)
-        result.stageOne = try evaluate("SCoRe Stage I", score.policyModel)
-        try score.trainer.exportModel(to: Files.join(s.workDirectory, "stage1"))
-        // Ablations that share Stage I branch from this checkpoint (optimiser state included).
+        // SCoRe and single-turn RL run the library's recipe (SCoReRecipe, as score-cli train and
+        // score_rl_run_recipe do) over the same training problems.
+        let problems = task.trainingSet(s.seed)
+        var recipe = SCoReRecipeSettings()
+        recipe.problemsPerStep = s.problemsPerStep
+        recipe.seed = s.seed
+        recipe.score = config
+        recipe.training = training
+        recipe.saveEvery = max(1, s.stageOneSteps)
+        func run(_ settings: SCoReRecipeSettings, phase name: @escaping (SCoReStage) -> String, directory: String, export: String,
+                 atStep: @escaping (SCoReRecipe, SCoReRecipe.StepReport) throws -> Void = { _, _ in }) throws -> Model {
+            let out = Files.join(s.workDirectory, directory)
+            for sub in ["last", "best"] { try AtomicDirectory.removeFlat(Files.join(out, sub)) }
+            let run = try SCoReRecipe(model: base, outputDirectory: out, problems: problems, reward: reward, settings: settings)
+            run.onStep = { [unowned run] step in
+                let stats = step.stats
+                if s.checkPremises, stats.skippedNonFinite || !stats.loss.isFinite {
+                    throw DemoPremiseFailure(description: "demo: \(name(step.stage)) step \(step.stepInStage): the loss is not finite (\(stats.loss)); the run diverged; try a smaller --rl-lr")
+                }
+                rlSeconds.0 += stats.rolloutSeconds
+                rlSeconds.1 += stats.referenceSeconds
+                rlSeconds.2 += stats.updateSeconds
+                rlSeconds.3 += Double(stats.generatedTokens)
+                result.rlSteps += 1
+                report(.rl(phase: name(step.stage), step: step.stepInStage, of: settings.steps(for: step.stage), stats: stats))
+                try atStep(run, step)
+            }
+            try run.run()
+            try run.trainer.exportModel(to: Files.join(s.workDirectory, export))
+            return try run.trainer.model.policyModel()
+        }
+
+        // Ablations that share Stage I branch from its checkpoint (optimiser state included).
         let stageOneCheckpoint = Files.join(s.workDirectory, "stage1-checkpoint")
-        if s.ablations.contains(where: { $0 != .withoutStageOne }) { try score.trainer.save(to: stageOneCheckpoint) }
-        report(.phase("SCoRe Stage II: both attempts rewarded, attempt 2 shaped (α = \(s.alpha))"))
-        score.config.objective.stage = .two
-        try reinforce(score, phase: "stage II", steps: s.stageTwoSteps, offset: s.stageOneSteps)
-        result.stageTwo = try evaluate("SCoRe Stage II", score.policyModel)
-        try score.trainer.exportModel(to: Files.join(s.workDirectory, "stage2"))
+        do {
+            report(.phase("SCoRe Stage I: reward attempt 2, pin attempt 1 to the base (β2 = \(s.beta2)); then Stage II"))
+            var both = recipe
+            both.stages = .both
+            (both.stageOneSteps, both.stageTwoSteps) = (max(1, s.stageOneSteps), max(1, s.stageTwoSteps))
+            let policy = try run(both, phase: { $0 == .one ? "stage I" : "stage II" }, directory: "score-run", export: "stage2") { run, step in
+                guard step.stage == .one, step.stepInStage == s.stageOneSteps else { return }
+                let policy = try run.trainer.model.policyModel()
+                result.stageOne = try evaluate("SCoRe Stage I", policy)
+                try run.trainer.exportModel(to: Files.join(s.workDirectory, "stage1"))
+                if s.ablations.contains(where: { $0 != .withoutStageOne }) { try run.trainer.save(to: stageOneCheckpoint) }
+                report(.phase("SCoRe Stage II: both attempts rewarded, attempt 2 shaped (α = \(s.alpha))"))
+            }
+            result.stageTwo = try evaluate("SCoRe Stage II", policy)
+        }
         lap("score")
 
         if s.singleTurnAblation {
             report(.phase("ablation: single-turn RL on attempt 1, same budget"))
-            var single = config
-            single.objective.stage = .two
-            single.attempts = 1
-            let ablation = try SCoReTrainer(model: base, config: single, training: training)
-            try reinforce(ablation, phase: "single-turn", steps: s.stageOneSteps + s.stageTwoSteps, offset: 0)
-            result.singleTurn = try evaluate("single-turn RL", ablation.policyModel)
-            try ablation.trainer.exportModel(to: Files.join(s.workDirectory, "single-turn"))
+            var single = recipe
+            single.stages = .two
+            single.stepsPerStage = max(1, s.stageOneSteps + s.stageTwoSteps)
+            single.score.attempts = 1
+            let policy = try run(single, phase: { _ in "single-turn" }, directory: "single-turn-run", export: "single-turn")
+            result.singleTurn = try evaluate("single-turn RL", policy)
             lap("single-turn")
         }
         for ablation in s.ablations {

@@ -25,8 +25,8 @@ enum DemoCommand {
       --slip X            carry task: how often the student's first answer forgets the carry (default 0.9)
       --sft-lr X          warm-start learning rate (default 1e-3)
       --sft-batch N       warm-start conversations per step (default 64)
-      --stage1-steps N    SCoRe Stage I steps (default 150)
-      --stage2-steps N    SCoRe Stage II steps (default 50)
+      --stage1-steps N    SCoRe Stage I steps (default 50)
+      --stage2-steps N    SCoRe Stage II steps (default 150)
       --problems N        problems per RL step (default 32)
       --samples K         samples per problem (default 4)
       --rl-lr X           RL learning rate (default 1e-4)
@@ -66,8 +66,8 @@ enum DemoCommand {
             guard let v = Double(t), v > 0, v <= 1 else { throw UsageError("--sft-target must be in (0, 1], got '\(t)'") }
             s.sftTargetAccuracy = v
         }
-        s.stageOneSteps = try args.int("stage1-steps", default: s.stageOneSteps, range: 0...1_000_000)
-        s.stageTwoSteps = try args.int("stage2-steps", default: s.stageTwoSteps, range: 0...1_000_000)
+        s.stageOneSteps = try args.int("stage1-steps", default: s.stageOneSteps, range: 1...1_000_000)
+        s.stageTwoSteps = try args.int("stage2-steps", default: s.stageTwoSteps, range: 1...1_000_000)
         s.problemsPerStep = try args.int("problems", default: s.problemsPerStep, range: 1...100_000)
         s.samplesPerProblem = try args.int("samples", default: s.samplesPerProblem, range: 2...4096)
         if let lr = args.options["rl-lr"] {

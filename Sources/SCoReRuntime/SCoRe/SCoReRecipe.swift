@@ -60,7 +60,9 @@ public final class SCoReRecipe {
     private let data: ProblemSet
     private let heldOut: ProblemSet?
     private let reward: SCoReTrainer.RewardFunction
-    private let trainer: Trainer
+    /// The trainer the run steps (weights, optimiser state): for a host that
+    /// evaluates, exports or branches from the policy between steps (`onStep`).
+    public let trainer: Trainer
     private var order: SCoReProblemOrder
     /// Last-attempt training rewards since the previous save (picks OUT/best).
     private var window: [Double] = []
@@ -126,7 +128,7 @@ public final class SCoReRecipe {
 
     /// Steps left from the current position to the end of the phases.
     private var remainingSteps: Int {
-        (state.phase..<phases.count).reduce(0) { $0 + max(0, settings.stepsPerStage - ($1 == state.phase ? state.stepInStage : 0)) }
+        (state.phase..<phases.count).reduce(0) { $0 + max(0, settings.steps(for: phases[$1].stage) - ($1 == state.phase ? state.stepInStage : 0)) }
     }
 
     /// The step the run ends at.
@@ -153,7 +155,7 @@ public final class SCoReRecipe {
     private func runPhases() throws {
         let total = totalSteps
         while state.phase < phases.count {
-            guard state.stepInStage < settings.stepsPerStage else {
+            guard state.stepInStage < settings.steps(for: phases[state.phase].stage) else {
                 state.phase += 1
                 state.stepInStage = 0
                 continue
@@ -182,7 +184,7 @@ public final class SCoReRecipe {
             }
             try onStep?(StepReport(stats: stats, stage: phase.stage, round: phase.round, step: state.step, stepInStage: state.stepInStage,
                                    totalSteps: total, heldOut: evaluated, elapsed: state.elapsed + Trainer.now() - started))
-            let finished = state.stepInStage == settings.stepsPerStage && state.phase == phases.count - 1
+            let finished = state.stepInStage == settings.steps(for: phase.stage) && state.phase == phases.count - 1
             if state.step % settings.saveEvery == 0 || finished { try checkpoint() }
         }
         try collective.barrier()  // worker 0's last checkpoint is written before any worker returns

@@ -27,8 +27,18 @@ public struct SCoReRecipeSettings: Sendable {
     public var stages: SCoReRecipeStages = .both
     /// With `.both`: Stage I then Stage II this many times; 1 otherwise.
     public var rounds = 1
-    /// Optimiser steps of every phase.
+    /// Optimiser steps of every phase, unless the stage has its own count.
     public var stepsPerStage = 100
+    /// Stage I's and Stage II's own step counts (nil: `stepsPerStage`):
+    /// the paper gives no split, and a short Stage I then a longer Stage II
+    /// is a common one.
+    public var stageOneSteps: Int? = nil
+    public var stageTwoSteps: Int? = nil
+
+    /// Optimiser steps of a phase of this stage.
+    public func steps(for stage: SCoReStage) -> Int {
+        (stage == .one ? stageOneSteps : stageTwoSteps) ?? stepsPerStage
+    }
     /// Problems drawn per step (a seeded shuffle, epoch by epoch); more than
     /// the training set has uses the whole set.
     public var problemsPerStep = 16
@@ -110,6 +120,8 @@ public struct SCoReRecipeSettings: Sendable {
             throw ScoreError.invalidArgument("rounds repeat Stage I + Stage II: \(rounds) rounds need both stages, not Stage \(stages == .one ? "I" : "II") alone")
         }
         try check(stepsPerStage, 1...Self.maxSteps, "steps per stage")
+        if let stageOneSteps { try check(stageOneSteps, 1...Self.maxSteps, "Stage I steps") }
+        if let stageTwoSteps { try check(stageTwoSteps, 1...Self.maxSteps, "Stage II steps") }
         try check(problemsPerStep, 1...Self.maxProblemsPerStep, "problems per step")
         try check(saveEvery, 1...Self.maxSteps, "the checkpoint interval (save every)")
         if let evalEvery { try check(evalEvery, 1...Self.maxSteps, "the evaluation interval (eval every)") }
