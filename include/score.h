@@ -1000,6 +1000,10 @@ typedef struct score_rl_recipe_params {
      * share of every step (as score_rl_trainer_set_collective), and worker 0
      * alone evaluates and writes out_dir. */
     const score_collective *collective;
+    /* Stage I's and Stage II's own step counts, 1..10^7; 0 = steps_per_stage
+     * (default). score-cli demo runs 50 then 150. */
+    int32_t stage1_steps;
+    int32_t stage2_steps;
 } score_rl_recipe_params;
 
 score_rl_recipe_params score_rl_recipe_params_default(void);

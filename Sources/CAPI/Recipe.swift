@@ -12,7 +12,8 @@ public func score_rl_recipe_params_default() -> score_rl_recipe_params {
         struct_size: UInt32(MemoryLayout<score_rl_recipe_params>.size), stage: Int32(SCORE_RECIPE_BOTH),
         rounds: Int32(s.rounds), steps_per_stage: Int32(s.stepsPerStage), problems_per_step: Int32(s.problemsPerStep),
         save_every: Int32(s.saveEvery), eval_every: 0, anchor_to_stage1: s.anchorStageTwoToStageOne, seed: s.seed,
-        shards: Int32(s.shards), verifier: Int32(SCORE_VERIFY_MATH), tolerance: 1e-6, rl: nil, collective: nil)
+        shards: Int32(s.shards), verifier: Int32(SCORE_VERIFY_MATH), tolerance: 1e-6, rl: nil, collective: nil,
+        stage1_steps: 0, stage2_steps: 0)
 }
 
 /// Checkpoint messages name what a C caller sets: the fields of the params.
@@ -41,6 +42,8 @@ private func recipeSettings(_ p: score_rl_recipe_params) throws -> SCoReRecipeSe
     }
     s.rounds = Int(p.rounds)
     s.stepsPerStage = Int(p.steps_per_stage)
+    s.stageOneSteps = p.stage1_steps == 0 ? nil : Int(p.stage1_steps)
+    s.stageTwoSteps = p.stage2_steps == 0 ? nil : Int(p.stage2_steps)
     s.problemsPerStep = Int(p.problems_per_step)
     s.saveEvery = Int(p.save_every)
     s.evalEvery = p.eval_every == 0 ? nil : Int(p.eval_every)

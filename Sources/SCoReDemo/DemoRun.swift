@@ -18,7 +18,16 @@ public struct DemoSettings: Sendable {
     /// after `sftSteps`: a mid-range starting point, as the paper's base models have.
     public var sftTargetAccuracy = 0.5
     public var sftCheckEvery = 50
+    /// The learning-rate schedule's length (cosine decay) and the step limit
+    /// of the last attempt.
     public var sftSteps = 1500
+    /// Learning to add has a plateau whose length depends on the initial
+    /// weights and on the summation order of the kernels: most starts leave
+    /// it by step 300–500, a few never do within the schedule. An attempt
+    /// still below the target at this step starts again from new random
+    /// weights, at most `sftAttempts` times in all.
+    public var sftRestartAfter = 800
+    public var sftAttempts = 3
     public var sftBatch = 64
     public var sftLearningRate: Float = 1e-3
     public var stageOneSteps = 50
@@ -179,10 +188,7 @@ public struct DemoRun {
             report(.phase("reusing the warm-started model in \(warm)"))
             base = try Model.load(directory: warm)
         } else {
-            report(.phase("building a \(s.model.layers)-layer, \(s.model.hiddenSize)-wide model from nothing"))
-            let initial = Files.join(s.workDirectory, "initial")
-            try s.model.write(to: initial, seed: s.seed)
-            base = try warmStart(Model.load(directory: initial), task: task, report: report)
+            base = try warmStart(task: task, report: report)
         }
         lap("sft")
 
@@ -326,11 +332,46 @@ public struct DemoRun {
 
     /// SFT from random weights on the student's two-turn conversations,
     /// tokenised exactly as the revise loop builds them, until greedy
-    /// attempt-1 accuracy on (training) problems reaches the target; returns
-    /// the saved and reloaded warm-started model.
-    private func warmStart(_ initial: Model, task: DemoTask, report: (DemoEvent) -> Void) throws -> Model {
+    /// attempt-1 accuracy on (training) problems reaches the target; an
+    /// attempt stuck below it at `sftRestartAfter` steps starts again from
+    /// other random weights. Returns the saved and reloaded warm-started model.
+    private func warmStart(task: DemoTask, report: (DemoEvent) -> Void) throws -> Model {
         let s = settings
-        report(.phase("warm start: SFT on the student's answers until Acc@t1 ≥ \(Int(s.sftTargetAccuracy * 100))% (at most \(s.sftSteps) steps)"))
+        var checkRNG = TrainingRNG(seed: s.seed ^ 0xC4EC)
+        let check = (0..<200).map { _ in task.draw(&checkRNG) }
+        var tried: [String] = []
+        for attempt in 0..<max(1, s.sftAttempts) {
+            let last = attempt == max(1, s.sftAttempts) - 1
+            // Attempt 0 keeps the seed's own streams; later ones get streams of their own.
+            let seed = attempt == 0 ? s.seed : s.seed ^ (UInt64(attempt) &* 0x9E37_79B9_7F4A_7C15)
+            report(.phase("building a \(s.model.layers)-layer, \(s.model.hiddenSize)-wide model from nothing" + (attempt > 0 ? " (attempt \(attempt + 1) of \(s.sftAttempts): new random weights)" : "")))
+            let initial = Files.join(s.workDirectory, "initial")
+            try s.model.write(to: initial, seed: seed)
+            report(.phase("warm start: SFT on the student's answers until Acc@t1 ≥ \(Int(s.sftTargetAccuracy * 100))% (at most \(last ? s.sftSteps : min(s.sftSteps, s.sftRestartAfter)) steps)"))
+            let (trainer, reached, steps) = try supervise(try Model.load(directory: initial), task: task, check: check, seed: seed,
+                                                          limit: last ? s.sftSteps : min(s.sftSteps, s.sftRestartAfter), report: report)
+            tried.append("\(percent(reached)) after \(steps) steps")
+            // SCoRe needs first attempts that are often right and often wrong.
+            let inBand = reached >= s.sftTargetAccuracy && reached <= s.sftMaximumAccuracy
+            if inBand || !s.checkPremises || last {
+                if s.checkPremises, !inBand {
+                    let band = "\(percent(s.sftTargetAccuracy))–\(percent(s.sftMaximumAccuracy))"
+                    throw DemoPremiseFailure(description: "demo: the warm start reached Acc@t1 \(tried.joined(separator: ", then ")) (\(tried.count) attempt\(tried.count == 1 ? "" : "s")), outside its band \(band): there is no base model worth correcting; try more --sft-steps or another --seed")
+                }
+                let out = Files.join(s.workDirectory, "sft")
+                try trainer.exportModel(to: out)
+                return try Model.load(directory: out)
+            }
+        }
+        throw ScoreError.internal("the warm start ended without a model")
+    }
+
+    /// One warm-start attempt: at most `limit` SFT steps from `initial`,
+    /// stopping at the first check that reaches the target. Returns the
+    /// trainer, the last checked Acc@t1 and the steps taken.
+    private func supervise(_ initial: Model, task: DemoTask, check: [DemoTask.Item], seed: UInt64, limit: Int,
+                           report: (DemoEvent) -> Void) throws -> (Trainer, Double, Int) {
+        let s = settings
         guard let tokenizer = initial.tokenizer else { throw ScoreError.internal("the toy model has no tokenizer") }
         let loop = try RevisionLoop(model: initial, codec: tokenizer, template: try ChatTemplate.load(directory: initial.directory),
                                     format: s.format)
@@ -338,15 +379,13 @@ public struct DemoRun {
         var config = TrainerConfig()
         config.optimizer = AdamWConfig(learningRate: s.sftLearningRate, weightDecay: 0)
         config.schedule = LRSchedule(kind: .cosine, warmupSteps: 20, totalSteps: s.sftSteps)
-        config.seed = s.seed
+        config.seed = seed
         let trainer = try Trainer(model: initial, config: config)
-        var rng = TrainingRNG(seed: s.seed ^ 0x5F7)
-        var checkRNG = TrainingRNG(seed: s.seed ^ 0xC4EC)
-        let check = (0..<200).map { _ in task.draw(&checkRNG) }
+        var rng = TrainingRNG(seed: seed ^ 0x5F7)
         let policy = try trainer.model.policyModel()
         var smoothed = 0.0
         var reached = 0.0, steps = 0
-        for step in 0..<s.sftSteps {
+        for step in 0..<limit {
             var batch: [TrainingSequence] = []
             for _ in 0..<s.sftBatch {
                 let p = task.draw(&rng)
@@ -367,23 +406,16 @@ public struct DemoRun {
                 throw DemoPremiseFailure(description: "demo: the warm start's loss is not finite at step \(step + 1); try another --seed")
             }
             smoothed = step == 0 ? stats.loss : 0.95 * smoothed + 0.05 * stats.loss
-            if (step + 1) % 10 == 0 { report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed, accuracy: nil)) }
-            if (step + 1) % s.sftCheckEvery == 0 || step + 1 == s.sftSteps {
+            if (step + 1) % 10 == 0 { report(.sft(step: step + 1, of: limit, loss: smoothed, accuracy: nil)) }
+            if (step + 1) % s.sftCheckEvery == 0 || step + 1 == limit {
                 let evaluator = SelfCorrectionEvaluator(model: policy, format: s.format, maxNewTokens: 8, attempts: 1)
                 let (m, _) = try evaluator.evaluate(problems: check.map(\.text), references: check.map(\.reference), reward: task.reward)
-                report(.sft(step: step + 1, of: s.sftSteps, loss: smoothed, accuracy: m.accuracyT1))
+                report(.sft(step: step + 1, of: limit, loss: smoothed, accuracy: m.accuracyT1))
                 reached = m.accuracyT1
                 if m.accuracyT1 >= s.sftTargetAccuracy { break }
             }
         }
-        // SCoRe needs first attempts that are often right and often wrong.
-        if s.checkPremises, reached < s.sftTargetAccuracy || reached > s.sftMaximumAccuracy {
-            let band = "\(percent(s.sftTargetAccuracy))–\(percent(s.sftMaximumAccuracy))"
-            throw DemoPremiseFailure(description: "demo: the warm start reached Acc@t1 \(percent(reached)) after \(steps) of \(s.sftSteps) steps, outside its band \(band): there is no base model worth correcting; try more --sft-steps or another --seed")
-        }
-        let out = Files.join(s.workDirectory, "sft")
-        try trainer.exportModel(to: out)
-        return try Model.load(directory: out)
+        return (trainer, reached, steps)
     }
 }
 

@@ -22,6 +22,8 @@ enum DemoCommand {
       --task T            carry (default) | pairs: the synthetic task (see README)
       --sft-target X      stop the warm start once greedy Acc@t1 reaches X (default 0.5)
       --sft-steps N       warm-start steps, cosine learning-rate decay (default 1500)
+      --sft-attempts N    warm-start attempts: one still below the target after 800 steps starts
+                          again from new random weights (default 3)
       --slip X            carry task: how often the student's first answer forgets the carry (default 0.9)
       --sft-lr X          warm-start learning rate (default 1e-3)
       --sft-batch N       warm-start conversations per step (default 64)
@@ -39,7 +41,7 @@ enum DemoCommand {
                           budgets: the output then says its premises were not checked
       --threads N
     """
-    static let valueOptions: Set<String> = ["seed", "work", "task", "sft-target", "ablations", "sft-steps", "slip", "sft-lr", "sft-batch", "stage1-steps", "stage2-steps", "problems", "samples",
+    static let valueOptions: Set<String> = ["seed", "work", "task", "sft-target", "ablations", "sft-steps", "sft-attempts", "slip", "sft-lr", "sft-batch", "stage1-steps", "stage2-steps", "problems", "samples",
                                             "rl-lr", "threads"]
     static let flagOptions: Set<String> = ["help", "json", "no-ablation", "reuse-sft", "unchecked"]
 
@@ -50,6 +52,7 @@ enum DemoCommand {
         s.workDirectory = args.options["work"] ?? "demo-run"
         s.sftSteps = try args.int("sft-steps", default: s.sftSteps, range: 1...1_000_000)
         s.sftBatch = try args.int("sft-batch", default: s.sftBatch, range: 1...100_000)
+        s.sftAttempts = try args.int("sft-attempts", default: s.sftAttempts, range: 1...100)
         if let t = args.options["slip"] {
             guard let v = Double(t), v >= 0, v < 1 else { throw UsageError("--slip must be in [0, 1), got '\(t)'") }
             s.carry.slipRate = v

@@ -36,6 +36,8 @@ enum TrainCommand {
 
     options:
       --steps N            steps per stage (default 100)
+      --stage1-steps N     Stage I's own step count (default: --steps)
+      --stage2-steps N     Stage II's own step count (default: --steps); the demo runs 50 + 150
       --rounds R           with --stage both: repeat Stage I + Stage II R times (default 1)
       --problems-per-step N  (default 16; at most the number of problems)
       --samples K          rollouts per problem for the leave-one-out baseline (default 4)
@@ -69,7 +71,7 @@ enum TrainCommand {
     """
 
     static let valueOptions = SelfCorrectionOptions.valueOptions.union([
-        "out", "stage", "steps", "rounds", "problems-per-step", "samples", "alpha", "beta1", "beta2", "lr", "kl", "update",
+        "out", "stage", "steps", "stage1-steps", "stage2-steps", "rounds", "problems-per-step", "samples", "alpha", "beta1", "beta2", "lr", "kl", "update",
         "reference", "lora-rank", "lora-alpha", "micro-batch", "shards", "eval", "eval-every", "save-every", "metrics",
     ])
     static let flagOptions: Set<String> = ["help", "resume"]
@@ -137,6 +139,8 @@ enum TrainCommand {
         s.rounds = try args.int("rounds", default: 1, range: 1...100_000)
         if args.options["rounds"] != nil && s.stages != .both { throw UsageError("--rounds repeats Stage I + Stage II: it needs --stage both") }
         s.stepsPerStage = try args.int("steps", default: 100, range: 1...10_000_000)
+        if args.options["stage1-steps"] != nil { s.stageOneSteps = try args.int("stage1-steps", default: 0, range: 1...10_000_000) }
+        if args.options["stage2-steps"] != nil { s.stageTwoSteps = try args.int("stage2-steps", default: 0, range: 1...10_000_000) }
         s.problemsPerStep = try args.int("problems-per-step", default: 16, range: 1...1_000_000)
         s.saveEvery = try args.int("save-every", default: 25, range: 1...10_000_000)
         if args.options["eval-every"] != nil && args.options["eval"] == nil { throw UsageError("--eval-every needs --eval FILE.jsonl") }

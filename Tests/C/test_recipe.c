@@ -156,6 +156,10 @@ static void test_bad_arguments(const score_model *m, const score_model *plain, c
     CHECK_ERR(score_rl_run_recipe(m, never, problems, answers, 3, NULL, NULL, 0, &p, false, digit_reward, NULL, &s, NULL),
               SCORE_ERR_INVALID_ARGUMENT, "steps per stage must be in 1...");
     p = small_params();
+    p.stage2_steps = -1;
+    CHECK_ERR(score_rl_run_recipe(m, never, problems, answers, 3, NULL, NULL, 0, &p, false, digit_reward, NULL, &s, NULL),
+              SCORE_ERR_INVALID_ARGUMENT, "Stage II steps must be in 1...");
+    p = small_params();
     p.stage = SCORE_RECIPE_STAGE1;
     p.rounds = 2;
     CHECK_ERR(score_rl_run_recipe(m, never, problems, answers, 3, NULL, NULL, 0, &p, false, digit_reward, NULL, &s, NULL),
@@ -225,6 +229,14 @@ static void test_run(const score_model *m, const char *tmp) {
     memset(&s, 0, sizeof s);
     CHECK(score_rl_run_recipe(m, out, problems, answers, 3, NULL, NULL, 0, &p, true, digit_reward, on_step, &s, &r) == SCORE_OK);
     CHECK(r.steps_trained == 2 && r.step == 4 && s.steps == 2 && s.stages[0] == 1 && s.stages[1] == 2 && s.evaluations == 0);
+
+    /* Stage I and Stage II with step counts of their own: 1 then 2. */
+    snprintf(out, sizeof out, "%s/split", tmp);
+    p = small_params();
+    p.stage2_steps = 2;
+    memset(&s, 0, sizeof s);
+    CHECK(score_rl_run_recipe(m, out, problems, answers, 3, NULL, NULL, 0, &p, false, digit_reward, on_step, &s, &r) == SCORE_OK);
+    CHECK(r.steps_trained == 3 && s.steps == 3 && s.stages[0] == 1 && s.stages[1] == 2 && s.stages[2] == 2);
 
     /* The built-in verifier (reward_fn NULL), Stage II alone. */
     snprintf(out, sizeof out, "%s/verifier", tmp);

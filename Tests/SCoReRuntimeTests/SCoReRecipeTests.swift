@@ -66,6 +66,14 @@ import SCoReRuntime
         s.training.optimizer.learningRate = .nan
         #expect(Self.message { try s.validate() }.contains("learning rate"))
         #expect(Self.settings().phases == [SCoReRecipePhase(stage: .one, round: 1), SCoReRecipePhase(stage: .two, round: 1)])
+        s = Self.settings()
+        s.stageTwoSteps = 0
+        #expect(Self.message { try s.validate() }.contains("Stage II steps must be in 1...10000000, got 0"))
+        s.stepsPerStage = 7
+        s.stageTwoSteps = 30
+        #expect(s.steps(for: .one) == 7 && s.steps(for: .two) == 30)
+        s.stageOneSteps = 2
+        #expect(s.steps(for: .one) == 2 && s.steps(for: .two) == 30)
     }
 
     /// The keys score-cli train has always written, in its order; the ones it

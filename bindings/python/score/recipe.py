@@ -60,6 +60,8 @@ class RecipeParamsStruct(ctypes.Structure):
         ("tolerance", ctypes.c_double),
         ("rl", ctypes.POINTER(RLParamsStruct)),
         ("collective", ctypes.POINTER(CollectiveStruct)),
+        ("stage1_steps", ctypes.c_int32),
+        ("stage2_steps", ctypes.c_int32),
     ]
 
 
@@ -151,6 +153,7 @@ class _StepCallback:
 def run_recipe(model: Any, out_dir: PathArg, problems: Sequence[Any], answers: Sequence[str], *,
                eval_problems: Optional[Sequence[Any]] = None, eval_answers: Optional[Sequence[str]] = None,
                reward: Reward = "math", tolerance: float = 1e-6, stage: Any = "both", rounds: int = 1, steps: int = 100,
+               stage1_steps: Optional[int] = None, stage2_steps: Optional[int] = None,
                problems_per_step: int = 16, save_every: int = 25, eval_every: Optional[int] = None,
                anchor_to_stage1: bool = False, seed: int = 0, shards: int = 1, resume: bool = False,
                on_step: Optional[Callable[[Dict[str, Any]], Any]] = None,
@@ -165,7 +168,8 @@ def run_recipe(model: Any, out_dir: PathArg, problems: Sequence[Any], answers: S
     "last", "best"}`` (``best_reward`` None when no window was exported).
 
     stage: 1, 2 or "both" (Stage I then Stage II, ``rounds`` times); steps:
-    optimiser steps per stage. reward: "exact", "numeric", "math" (the
+    optimiser steps per stage, unless ``stage1_steps`` / ``stage2_steps``
+    give a stage its own count. reward: "exact", "numeric", "math" (the
     library's verifiers, with ``tolerance``) or a callable ``reward(problem,
     attempt, reference) -> float``, for the training and held-out attempts.
     eval_problems / eval_answers: held-out problems, evaluated greedily every
@@ -212,6 +216,8 @@ def run_recipe(model: Any, out_dir: PathArg, problems: Sequence[Any], answers: S
     p.stage = STAGES[stage]
     p.rounds = _check_int32(rounds, "rounds")
     p.steps_per_stage = _check_int32(steps, "steps")
+    p.stage1_steps = 0 if stage1_steps is None else _check_int32(stage1_steps, "stage1_steps")
+    p.stage2_steps = 0 if stage2_steps is None else _check_int32(stage2_steps, "stage2_steps")
     p.problems_per_step = _check_int32(problems_per_step, "problems_per_step")
     p.save_every = _check_int32(save_every, "save_every")
     p.eval_every = 0 if eval_every is None else _check_int32(eval_every, "eval_every")

@@ -69,6 +69,16 @@ def test_a_verifier_name_is_the_built_in_verifier(model, tmp_path):
     assert state["settings"]["verifier"] == "exact" and state["settings"]["stage"] == "2"
 
 
+def test_each_stage_can_have_its_own_step_count(model, tmp_path):
+    reports = []
+    r = score.run_recipe(model, tmp_path / "split", PROBLEMS, ANSWERS, reward="exact", stage1_steps=1, stage2_steps=2,
+                         on_step=reports.append, **SMALL)
+    assert r["step"] == 3
+    assert [(x["stage"], x["step_in_stage"]) for x in reports] == [(1, 1), (2, 1), (2, 2)]
+    with pytest.raises(score.ScoreError, match="Stage I steps"):
+        score.run_recipe(model, tmp_path / "bad", PROBLEMS, ANSWERS, reward="exact", stage1_steps=-2, **SMALL)
+
+
 def test_bad_input_raises_and_writes_nothing(model, tmp_path):
     out = tmp_path / "never"
     with pytest.raises(score.ScoreValueError, match="stage must be 1, 2 or 'both'"):
