@@ -93,15 +93,19 @@ enum DemoCommand {
         // RL steps of the whole run (SCoRe, single-turn, ablations), for the ETA.
         let rlTotal = (s.stageOneSteps + s.stageTwoSteps) * (s.singleTurnAblation ? 2 : 1)
             + s.ablations.map { $0 == .withoutStageOne ? s.stageOneSteps + s.stageTwoSteps : s.stageTwoSteps }.reduce(0, +)
-        var rlDone = 0, rlSeconds = 0.0
+        var rlDone = 0, rlSeconds = 0.0, sftStarted = 0.0
         let result = try DemoRun(settings: s).run { event in
             switch event {
             case .phase(let text): SFTCommand.writeStderr("\n== \(text)\n")
             case .sft(let step, let total, let loss, let accuracy):
+                if step <= 10 || sftStarted == 0 { sftStarted = BenchCommand.now() - 0.001 }
+                // An upper bound: the attempt stops at the first check that reaches the target.
+                let perStep = (BenchCommand.now() - sftStarted) / Double(max(1, step - 10))
+                let eta = step > 10 ? Int((perStep * Double(total - step)).rounded()) : 0
                 if let accuracy {
                     SFTCommand.writeStderr("\r  step \(step)/\(total) loss \(fmt(loss, 4)) Acc@t1 \(pct(accuracy))%\n")
                 } else {
-                    SFTCommand.writeStderr("\r  step \(step)/\(total) loss \(fmt(loss, 4))   ")
+                    SFTCommand.writeStderr("\r  step \(step)/\(total) loss \(fmt(loss, 4)) | warm start ETA ≤ \(eta / 60)m\(eta % 60)s   ")
                 }
             case .rl(let phase, let step, let total, let st):
                 let r = st.rewardPerTurn.map { fmt($0, 2) }.joined(separator: "/")
