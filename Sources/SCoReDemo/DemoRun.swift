@@ -206,20 +206,24 @@ public struct DemoRun {
         lap("eval")
 
         var rlSeconds = (0.0, 0.0, 0.0, 0.0)
+        /// Every RL step, SCoRe's, an ablation's: the premise check, the time split, the progress report.
+        func account(_ stats: SCoReStepStats, phase: String, step: Int, of steps: Int) throws {
+            if s.checkPremises, stats.skippedNonFinite || !stats.loss.isFinite {
+                throw DemoPremiseFailure(description: "demo: \(phase) step \(step): the loss is not finite (\(stats.loss)); the run diverged; try a smaller --rl-lr")
+            }
+            rlSeconds.0 += stats.rolloutSeconds
+            rlSeconds.1 += stats.referenceSeconds
+            rlSeconds.2 += stats.updateSeconds
+            rlSeconds.3 += Double(stats.generatedTokens)
+            result.rlSteps += 1
+            report(.rl(phase: phase, step: step, of: steps, stats: stats))
+        }
         func reinforce(_ trainer: SCoReTrainer, phase: String, steps: Int, offset: Int) throws {
             var rng = TrainingRNG(seed: s.seed ^ 0x5C0E, counter: UInt64(offset) << 20)
             for step in 0..<steps {
                 let problems = (0..<s.problemsPerStep).map { _ in task.draw(&rng) }
                 let stats = try trainer.step(problems: problems.map(\.text), references: problems.map(\.reference), reward: reward)
-                if s.checkPremises, stats.skippedNonFinite || !stats.loss.isFinite {
-                    throw DemoPremiseFailure(description: "demo: \(phase) step \(step + 1): the loss is not finite (\(stats.loss)); the run diverged; try a smaller --rl-lr")
-                }
-                rlSeconds.0 += stats.rolloutSeconds
-                rlSeconds.1 += stats.referenceSeconds
-                rlSeconds.2 += stats.updateSeconds
-                rlSeconds.3 += Double(stats.generatedTokens)
-                result.rlSteps += 1
-                report(.rl(phase: phase, step: step + 1, of: steps, stats: stats))
+                try account(stats, phase: phase, step: step + 1, of: steps)
             }
         }
         var config = SCoReConfig()
@@ -246,16 +250,7 @@ public struct DemoRun {
             for sub in ["last", "best"] { try AtomicDirectory.removeFlat(Files.join(out, sub)) }
             let run = try SCoReRecipe(model: base, outputDirectory: out, problems: problems, reward: reward, settings: settings)
             run.onStep = { [unowned run] step in
-                let stats = step.stats
-                if s.checkPremises, stats.skippedNonFinite || !stats.loss.isFinite {
-                    throw DemoPremiseFailure(description: "demo: \(name(step.stage)) step \(step.stepInStage): the loss is not finite (\(stats.loss)); the run diverged; try a smaller --rl-lr")
-                }
-                rlSeconds.0 += stats.rolloutSeconds
-                rlSeconds.1 += stats.referenceSeconds
-                rlSeconds.2 += stats.updateSeconds
-                rlSeconds.3 += Double(stats.generatedTokens)
-                result.rlSteps += 1
-                report(.rl(phase: name(step.stage), step: step.stepInStage, of: settings.steps(for: step.stage), stats: stats))
+                try account(step.stats, phase: name(step.stage), step: step.stepInStage, of: settings.steps(for: step.stage))
                 try atStep(run, step)
             }
             try run.run()
