@@ -172,14 +172,15 @@ enum BenchCommand {
     static let matmulHelp = """
     usage: score-cli bench-matmul [--rows M] [--n N] [--k K] [--dtype f32|bf16] [--repeat R] [--threads T] [--json]
 
-    Times one decoding-step product out[M x N] = x[M x K] * W[N x K]^T
-    (default 16 x 1536 x 576, SmolLM2's MLP) with the streaming kernel
-    decoding uses (SkinnyMatmul) and with OpenBLAS sgemm (F32 only);
-    best of R (default 50).
+    Times one product out[M x N] = x[M x K] * W[N x K]^T (default
+    16 x 1536 x 576, a decoding step of SmolLM2's MLP) on our kernels with W
+    packed once ("packed"; --dtype bf16 also "packed-bf16-compute"), on our
+    kernels packing W on the fly ("unpacked", F32), and on OpenBLAS sgemm
+    (F32); best of R (default 50). SCORE_KERNELS picks our kernel path.
     """
 
     static func runMatmul(_ args: Arguments) throws {
-        let m = try args.int("rows", default: 16, range: 1...SkinnyMatmul.maxRows)
+        let m = try args.int("rows", default: 16, range: 1...1 << 16)
         let n = try args.int("n", default: 1536, range: 1...1 << 20)
         let k = try args.int("k", default: 576, range: 1...1 << 16)
         let repeats = try args.int("repeat", default: 50, range: 1...100_000)
@@ -203,11 +204,17 @@ enum BenchCommand {
             }
             return best
         }
-        let matrix = dtype == "f32" ? WeightMatrix(f32: UnsafePointer(w.pointer), rows: n, cols: k)
-                                    : WeightMatrix(.bf16(UnsafePointer(halves.pointer)), rows: n, cols: k)
+        let rowMajor = dtype == "f32" ? WeightMatrix(f32: UnsafePointer(w.pointer), rows: n, cols: k)
+                                      : WeightMatrix(.bf16(UnsafePointer(halves.pointer)), rows: n, cols: k)
         var results: [(String, Double)] = []
-        results.append(("streaming", time { matrix.multiply(x.pointer, rows: m, ldx: k, into: out.pointer, ldo: n, accumulate: false, streaming: true) }))
+        let packed = rowMajor.packed(compute: .f32)
+        results.append(("packed", time { packed.matrix.multiply(x.pointer, rows: m, ldx: k, into: out.pointer, ldo: n, accumulate: false) }))
+        if dtype == "bf16" {
+            let bf16 = rowMajor.packed(compute: .bf16)
+            results.append(("packed-bf16-compute", time { bf16.matrix.multiply(x.pointer, rows: m, ldx: k, into: out.pointer, ldo: n, accumulate: false) }))
+        }
         if dtype == "f32" {
+            results.append(("unpacked", time { rowMajor.multiply(x.pointer, rows: m, ldx: k, into: out.pointer, ldo: n, accumulate: false) }))
             results.append(("sgemm", time { BLAS.matmulTransposedB(m: m, n: n, k: k, a: x.pointer, lda: k, b: w.pointer, ldb: k, c: out.pointer, ldc: n, beta: 0) }))
         }
         let flops = 2 * Double(m) * Double(n) * Double(k)
@@ -217,9 +224,9 @@ enum BenchCommand {
                 try printJSON([("bench", .string("matmul")), ("kernel", .string(name)), ("dtype", .string(dtype)),
                                ("m", jsonInt(m)), ("n", jsonInt(n)), ("k", jsonInt(k)), ("seconds", JSON.number(seconds)),
                                ("gflops", JSON.number(flops / seconds / 1e9)), ("weight_gbps", JSON.number(bytes / seconds / 1e9)),
-                               ("threads", jsonInt(BLAS.threadCount))])
+                               ("kernels", .string(KernelPath.active.name)), ("threads", jsonInt(BLAS.threadCount))])
             } else {
-                print("\(name) \(dtype) \(m)x\(n)x\(k): \(fmt(seconds * 1e6)) us  \(fmt(flops / seconds / 1e9)) GFLOP/s  \(fmt(bytes / seconds / 1e9)) GB/s of weights  (\(BLAS.threadCount) threads)")
+                print("\(name) (\(name == "sgemm" ? "OpenBLAS " + OpenBLASCore.activeName : KernelPath.active.name)) \(dtype) \(m)x\(n)x\(k): \(fmt(seconds * 1e6)) us  \(fmt(flops / seconds / 1e9)) GFLOP/s  \(fmt(bytes / seconds / 1e9)) GB/s of weights  (\(BLAS.threadCount) threads)")
             }
         }
     }

@@ -82,12 +82,12 @@ expect_error 2 "takes no model directory" info --system "$models/qwen2"
 # valid (it aborted with "deallocated with non-zero retain count" once).
 expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 3 --temperature 0 --json --threads 1
 expect_ok "\"finish_reason\": \"length\"" generate "$models/qwen2" --ids 1,2,3 --max-new-tokens 3 --temperature 0 --json --threads 3
-expect_ok "^streaming f32 3x20x33: .* GFLOP/s" bench-matmul --rows 3 --n 20 --k 33 --repeat 1 --threads 1
-expect_ok "^streaming bf16 5x20x70: .* GB/s" bench-matmul --rows 5 --n 20 --k 70 --repeat 1 --dtype bf16
+expect_ok "^packed \\([a-z0-9]*\\) f32 3x20x33: .* GFLOP/s" bench-matmul --rows 3 --n 20 --k 33 --repeat 1 --threads 1
+expect_ok "^packed-bf16-compute \\([a-z0-9]*\\) bf16 5x20x70: .* GB/s" bench-matmul --rows 5 --n 20 --k 70 --repeat 1 --dtype bf16
 expect_error 2 "--dtype must be f32 or bf16" bench-matmul --dtype f16
 expect_error 2 "--threads must be an integer in 0\.\.\." generate "$models/qwen2" --ids 1,2,3 --threads 20000
 expect_error 2 "--threads must be an integer in 0\.\.\." logprobs "$models/qwen2" --ids 1,2,3 --threads -1
-expect_error 2 "--rows" bench-matmul --rows 25
+expect_error 2 "--rows" bench-matmul --rows 0
 expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
 expect_error 2 "exactly one model directory" info
 expect_error 2 "needs --ids" logprobs "$models/qwen2"

@@ -67,12 +67,22 @@ import SCoReRuntime
         #expect(worst <= Self.tolerance, "\(name): incremental vs full max |Δ| = \(worst)")
     }
 
-    @Test func mmapAndPrivateMemoryAgree() throws {
-        let mapped = try Model.load(directory: Fixtures.model("llama-gqa"))
-        let copied = try Model.load(directory: Fixtures.model("llama-gqa"), options: LoadOptions(useMapping: false))
+    /// Mapped in place, read into memory, or packed for our kernels: the
+    /// same log-probs, bit for bit (every product sums in one order).
+    @Test func mmapPrivateMemoryAndPackedAgree() throws {
+        let dir = Fixtures.model("llama-gqa")
+        let mapped = try Model.load(directory: dir, options: LoadOptions(pack: false))
+        let copied = try Model.load(directory: dir, options: LoadOptions(useMapping: false, pack: false))
+        let packed = try Model.load(directory: dir)
         let tokens: [Int32] = [1, 50, 7, 99, 3]
-        #expect(try mapped.logProbs(tokens: tokens) == copied.logProbs(tokens: tokens))
+        let want = try mapped.logProbs(tokens: tokens)
+        #expect(try copied.logProbs(tokens: tokens) == want)
+        #expect(try packed.logProbs(tokens: tokens) == want)
         #expect(mapped.weights.mappedBytes > 0 && copied.weights.mappedBytes == 0)
+        // Packed weights hold no mapping, and the training engine unpacks them.
+        #expect(packed.weights.mappedBytes == 0 && packed.weights.matrices.allSatisfy(\.isPacked))
+        #expect(!packed.weights.widenedToF32().needsWidening)
+        #expect(throws: ScoreError.self) { try Model.load(directory: dir, options: LoadOptions(pack: false, compute: .bf16)) }
     }
 
     @Test func scoringIsChunkedButExact() throws {

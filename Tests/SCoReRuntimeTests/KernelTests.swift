@@ -66,48 +66,9 @@ struct LCGFloats {
     }
 }
 
-@Suite struct SkinnyMatmulTests {
+@Suite struct ThreadPoolTests {
     /// Pools live for the process; tests share one.
     static let pool = ThreadPool(threads: 2)
-
-    /// Against OpenBLAS sgemm on awkward shapes: n not a multiple of 4,
-    /// k not a multiple of 16, strides larger than k, accumulate on and off,
-    /// and (16 × 4000 × 600) several W tiles per thread's part with the
-    /// activation rows taken in chunks.
-    @Test(arguments: [(1, 7, 5), (1, 64, 576), (3, 130, 33), (4, 9, 16), (5, 1000, 100), (16, 37, 64), (24, 203, 300), (16, 4000, 600)])
-    func matchesSgemm(m: Int, n: Int, k: Int) {
-        let ldx = k + 3, ldw = k + 1, ldo = n + 2
-        var random = LCGFloats(seed: 99)
-        let x = random.array(m * ldx)
-        let w = random.array(n * ldw)
-        let start = random.array(m * ldo)
-        for accumulate in [false, true] {
-            var want = start, got = start
-            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
-                want.withUnsafeMutableBufferPointer { o in
-                    BLAS.matmulTransposedB(m: m, n: n, k: k, a: xp.baseAddress!, lda: ldx, b: wp.baseAddress!, ldb: ldw,
-                                           c: o.baseAddress!, ldc: ldo, beta: accumulate ? 1 : 0)
-                }
-                got.withUnsafeMutableBufferPointer { o in
-                    SkinnyMatmul.forward(m: m, n: n, k: k, x: xp.baseAddress!, ldx: ldx, w: wp.baseAddress!, ldw: ldw,
-                                         out: o.baseAddress!, ldo: ldo, accumulate: accumulate, pool: Self.pool)
-                }
-            } }
-            // Entries outside the m × n block (padding columns) stay untouched.
-            #expect(maxAbsDiff(want, got) < 1e-4 * Float(k).squareRoot(), "m \(m) n \(n) k \(k) accumulate \(accumulate)")
-            // Each activation row alone gives bit for bit what it gave in the batch.
-            for i in 0..<m {
-                var alone = Array(start[(i * ldo)..<(i * ldo + ldo)])
-                x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
-                    alone.withUnsafeMutableBufferPointer { o in
-                        SkinnyMatmul.forward(m: 1, n: n, k: k, x: xp.baseAddress! + i * ldx, ldx: ldx, w: wp.baseAddress!, ldw: ldw,
-                                             out: o.baseAddress!, ldo: ldo, accumulate: accumulate, pool: Self.pool)
-                    }
-                } }
-                #expect(alone == Array(got[(i * ldo)..<(i * ldo + ldo)]), "row \(i) of m \(m) n \(n) k \(k)")
-            }
-        }
-    }
 
     @Test func poolRunsEveryPartOnce() {
         let pool = Self.pool

@@ -4,6 +4,7 @@
 #ifndef SCORE_KERNELS_H
 #define SCORE_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -40,6 +41,66 @@ void scorek_cpu_identity(char vendor[13], uint32_t *family, uint32_t *model, cha
  * cannot re-select (built without DYNAMIC_ARCH). Call before any other
  * thread uses OpenBLAS. */
 int scorek_openblas_force_core(const char *core);
+
+
+/* ---- Matrix products (gemm/): our own kernels, chosen at run time. ----
+ *
+ * Every product sums each output element over k in order, one fused
+ * multiply-add at a time, starting from 0 or from C: every F32 path
+ * (reference C, AVX2, AVX-512), every tile size, k-block and thread split
+ * gives the same bits, and a row's result does not depend on the rows
+ * computed with it. BF16 compute (bf16_compute = 1) is the exception:
+ * activations are rounded to BF16 and vdpbf16ps sums pairs. */
+enum {
+    SCOREK_PATH_REFERENCE = 0,   /* portable C */
+    SCOREK_PATH_AVX2 = 1,        /* AVX2 + FMA */
+    SCOREK_PATH_AVX512 = 2,      /* AVX-512 F/BW/DQ/VL */
+    SCOREK_PATH_AVX512BF16 = 3,  /* AVX-512 plus vdpbf16ps for BF16 compute */
+    SCOREK_PATH_COUNT = 4
+};
+
+/* Columns of a packed panel. */
+#define SCOREK_PANEL 32
+
+int scorek_gemm_path_supported(int path);
+/* The fastest path this CPU supports. */
+int scorek_gemm_best_path(void);
+/* Runs every product from now on with `path`; 0 when the CPU cannot. Call
+ * before products run (not while they do). */
+int scorek_gemm_use_path(int path);
+int scorek_gemm_active_path(void);
+/* "reference", "avx2", "avx512", "avx512bf16"; NULL when out of range. */
+const char *scorek_gemm_path_name(int path);
+
+/* C[m x n] (accumulate ? += : =) A . B, where A(i, p) = a[i*rs_a + p*cs_a]
+ * and B(p, j) = b[p*rs_b + j*cs_b]: strides express every transpose. */
+void scorek_gemm_f32(long m, long n, long k,
+                     const float *a, long rs_a, long cs_a,
+                     const float *b, long rs_b, long cs_b,
+                     float *c, long ldc, int accumulate);
+
+/* A weight W [n x k] (row-major, row stride ldw), packed once into panels
+ * of 32 rows: panel q holds rows 32q.. as k rows of 32 values (F32), or as
+ * k/2 rows of 32 BF16 pairs (k rounded up to even); the last panel is
+ * zero-padded. Sizes are in elements. */
+size_t scorek_packed_f32_size(long n, long k);
+void scorek_pack_f32(long n, long k, const float *w, long ldw, float *packed);
+size_t scorek_packed_bf16_size(long n, long k);
+void scorek_pack_bf16(long n, long k, const uint16_t *w, long ldw, uint16_t *packed);
+/* F32 weights rounded to BF16 (round to nearest even) while packing. */
+void scorek_pack_bf16_from_f32(long n, long k, const float *w, long ldw, uint16_t *packed);
+/* Row `row` of a packed W, widened to F32 (an embedding lookup). */
+void scorek_packed_f32_row(const float *packed, long k, long row, float *out);
+void scorek_packed_bf16_row(const uint16_t *packed, long k, long row, float *out);
+
+/* C[m x n] (accumulate ? += : =) A[m x k] . W^T, W packed; `packed` points
+ * at the panel of C's column 0 (offset q*32*k floats, or q*32*k_even
+ * halves, for panel q). */
+void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
+                            const float *packed, float *c, long ldc, int accumulate);
+void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
+                             const uint16_t *packed, float *c, long ldc, int accumulate,
+                             int bf16_compute);
 
 #ifdef __cplusplus
 }

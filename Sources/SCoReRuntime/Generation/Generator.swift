@@ -256,10 +256,10 @@ public struct Generator {
             (picked.pointer + j * H).update(from: hidden.pointer + r * H, count: H)
         }
         let out = FloatBuffer(count: rows.count * V, zeroed: false)
-        // One row per sequence, prefill or decode: streamed, so a sequence's
-        // logits do not depend on how many others share the step.
+        // One row per sequence, prefill or decode; a row's logits do not
+        // depend on how many others share the step (MatMul's contract).
         model.weights.lmHead.multiply(picked.pointer, rows: rows.count, ldx: H, into: out.pointer, ldo: V,
-                                      accumulate: false, streaming: true)
+                                      accumulate: false)
         return out
     }
 }

@@ -47,7 +47,7 @@ public enum Attention {
                 let kh = k + keyBegin * kvStride + g * headDim
                 let vh = v + keyBegin * kvStride + g * headDim
                 // scores[rows × keyCount] = scale · q_h · k_hᵀ
-                BLAS.matmulTransposedB(m: rows, n: keyCount, k: headDim,
+                MatMul.matmulTransposedB(m: rows, n: keyCount, k: headDim,
                                        a: qh, lda: qStride, b: kh, ldb: kvStride,
                                        c: scratch, ldc: keyCount, alpha: scale)
                 for r in 0..<rows {
@@ -62,7 +62,7 @@ public enum Attention {
                     Softmax.inPlace(row + visibleBegin, count: visibleEnd - visibleBegin)
                 }
                 // out_h[rows × D] = scores · v_h
-                BLAS.matmul(m: rows, n: headDim, k: keyCount,
+                MatMul.matmul(m: rows, n: headDim, k: keyCount,
                             a: scratch, lda: keyCount, b: vh, ldb: kvStride,
                             c: out + block * qStride + h * headDim, ldc: qStride)
             }

@@ -7,11 +7,21 @@ public struct LoadOptions: Sendable {
     /// Keep BF16 matrices as BF16 (half the memory and half the bytes read
     /// per decoded token); false widens them to F32 at load.
     public var keepBF16 = true
+    /// Pack every matrix once into the layout our kernels stream (the
+    /// fastest inference). A model loaded only to be trained can skip it:
+    /// the trainer reads row-major F32 and would unpack a copy.
+    public var pack = true
+    /// F32 (default) or BF16 arithmetic for inference (`ComputeMode`); BF16
+    /// needs `pack`.
+    public var compute: ComputeMode = .f32
 
-    public init(useMapping: Bool = true, maxContext: Int? = nil, keepBF16: Bool = true) {
+    public init(useMapping: Bool = true, maxContext: Int? = nil, keepBF16: Bool = true, pack: Bool = true,
+                compute: ComputeMode = .f32) {
         self.useMapping = useMapping
         self.maxContext = maxContext
         self.keepBF16 = keepBF16
+        self.pack = pack
+        self.compute = compute
     }
 }
 
@@ -36,9 +46,13 @@ public final class Model: @unchecked Sendable {
             }
             context = limit
         }
-        let files = try WeightFiles(directory: directory, mapped: options.useMapping)
-        let weights = try Weights(config: config, files: files, useMapping: options.useMapping, keepBF16: options.keepBF16)
-        Log.write(.info, "loaded \(config.architecture.rawValue) from \(directory): \(weights.parameterCount) parameters, \(weights.storedType.rawValue)")
+        guard options.pack || options.compute == .f32 else {
+            throw ScoreError.invalidArgument("compute bf16 needs packed weights (pack = true)")
+        }
+        let loaded = try Weights(config: config, files: try WeightFiles(directory: directory, mapped: options.useMapping),
+                                 useMapping: options.useMapping, keepBF16: options.keepBF16)
+        let weights = options.pack ? loaded.packed(config: config, compute: options.compute) : loaded
+        Log.write(.info, "loaded \(config.architecture.rawValue) from \(directory): \(weights.parameterCount) parameters, \(weights.storedType.rawValue)\(options.pack ? ", packed for \(options.compute.rawValue) compute" : "")")
         let tokenizerPath = Files.join(directory, "tokenizer.json")
         let tokenizer = Files.exists(tokenizerPath) ? try Tokenizer.load(directory: directory) : nil
         return Model(directory: directory, config: config, weights: weights, contextLength: context, tokenizer: tokenizer)

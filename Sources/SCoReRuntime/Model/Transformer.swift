@@ -90,9 +90,9 @@ public final class Transformer: @unchecked Sendable {
         for (l, w) in weights.layers.enumerated() {
             RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                             weight: w.inputNorm, rows: R, dim: H, eps: c.rmsNormEps)
-            project(h.pointer, R, w.q, into: q.pointer, streaming: decoding)
-            project(h.pointer, R, w.k, into: k.pointer, streaming: decoding)
-            project(h.pointer, R, w.v, into: v.pointer, streaming: decoding)
+            project(h.pointer, R, w.q, into: q.pointer)
+            project(h.pointer, R, w.k, into: k.pointer)
+            project(h.pointer, R, w.v, into: v.pointer)
             if let qn = w.qNorm, let kn = w.kNorm {
                 RMSNorm.forward(out: q.pointer, outStride: D, x: q.pointer, xStride: D,
                                 weight: qn, rows: R * c.headCount, dim: D, eps: c.rmsNormEps)
@@ -137,14 +137,14 @@ public final class Transformer: @unchecked Sendable {
                     row += s.count
                 }
             }
-            project(attn.pointer, R, w.o, into: x.pointer, accumulate: true, streaming: decoding)
+            project(attn.pointer, R, w.o, into: x.pointer, accumulate: true)
 
             RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                             weight: w.postAttentionNorm, rows: R, dim: H, eps: c.rmsNormEps)
-            project(h.pointer, R, w.gate, into: gate.pointer, streaming: decoding)
-            project(h.pointer, R, w.up, into: up.pointer, streaming: decoding)
+            project(h.pointer, R, w.gate, into: gate.pointer)
+            project(h.pointer, R, w.up, into: up.pointer)
             SwiGLU.forward(out: gate.pointer, gate: gate.pointer, up: up.pointer, count: R * I)
-            project(gate.pointer, R, w.down, into: x.pointer, accumulate: true, streaming: decoding)
+            project(gate.pointer, R, w.down, into: x.pointer, accumulate: true)
         }
         for s in segments { s.cache.count += s.count }
 
@@ -156,11 +156,11 @@ public final class Transformer: @unchecked Sendable {
     /// out[R × rows] (=|+=) input[R × cols] · Wᵀ + b
     @inline(__always)
     private func project(_ input: UnsafePointer<Float>, _ R: Int, _ w: Linear,
-                         into out: UnsafeMutablePointer<Float>, accumulate: Bool = false, streaming: Bool) {
+                         into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if accumulate, let b = w.bias {
             Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }
-        w.weight.multiply(input, rows: R, ldx: w.cols, into: out, ldo: w.rows, accumulate: accumulate, streaming: streaming)
+        w.weight.multiply(input, rows: R, ldx: w.cols, into: out, ldo: w.rows, accumulate: accumulate)
         if !accumulate, let b = w.bias {
             Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b)
         }

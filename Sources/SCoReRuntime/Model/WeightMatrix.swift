@@ -1,12 +1,21 @@
-/// A weight matrix W [rows × cols] (Hugging Face's [out × in]) in the type
-/// it is kept in: F32, or BF16 for BF16 checkpoints (half the bytes a
-/// decoding step reads). Every product computes in F32 either way, and a
-/// BF16 value widens to F32 exactly, so both give the results of the
-/// checkpoint's weights in F32 arithmetic.
+import CKernels
+
+/// A weight matrix W [rows × cols] (Hugging Face's [out × in]) in the form
+/// it is kept in:
+/// - `f32` / `bf16`: as stored (row-major), e.g. a trainer's parameters;
+/// - `packedF32` / `packedBF16`: packed once at load into the panels our
+///   kernels stream (`Sources/CKernels/gemm`), see `Weights.packed`.
+///
+/// F32 compute (the default) gives the same bits for all four: a BF16
+/// value widens to F32 exactly and every product sums in the same order.
+/// `packedBF16` with `bf16Compute` rounds the activations to BF16 too and
+/// multiplies BF16 × BF16 (vdpbf16ps): faster, not bit-equal.
 public struct WeightMatrix: @unchecked Sendable {
     public enum Storage {
         case f32(UnsafePointer<Float>)
         case bf16(UnsafePointer<BF16>)
+        case packedF32(UnsafePointer<Float>)
+        case packedBF16(UnsafePointer<UInt16>, bf16Compute: Bool)
     }
 
     public let storage: Storage
@@ -23,97 +32,117 @@ public struct WeightMatrix: @unchecked Sendable {
         self.init(.f32(pointer), rows: rows, cols: cols)
     }
 
-    /// The F32 elements, nil for a BF16 matrix.
+    /// The F32 elements in row-major order, nil for any other storage.
     public var f32: UnsafePointer<Float>? {
         if case .f32(let p) = storage { return p }
         return nil
     }
 
+    /// Whether the elements are BF16 (as stored or packed).
     public var isBF16: Bool {
-        if case .bf16 = storage { return true }
-        return false
+        switch storage {
+        case .bf16, .packedBF16: return true
+        case .f32, .packedF32: return false
+        }
     }
 
-    public var bytes: Int { rows * cols * (isBF16 ? 2 : 4) }
+    /// Where the elements start (two matrices with one address are one: tied embeddings).
+    var address: UnsafeRawPointer {
+        switch storage {
+        case .f32(let p): return UnsafeRawPointer(p)
+        case .bf16(let p): return UnsafeRawPointer(p)
+        case .packedF32(let p): return UnsafeRawPointer(p)
+        case .packedBF16(let p, _): return UnsafeRawPointer(p)
+        }
+    }
+
+    public var isPacked: Bool {
+        switch storage {
+        case .packedF32, .packedBF16: return true
+        case .f32, .bf16: return false
+        }
+    }
+
+    /// Bytes of the elements (a packed matrix's last panel is padded).
+    public var bytes: Int {
+        switch storage {
+        case .f32: return rows * cols * 4
+        case .bf16: return rows * cols * 2
+        case .packedF32: return scorek_packed_f32_size(rows, cols) * 4
+        case .packedBF16: return scorek_packed_bf16_size(rows, cols) * 2
+        }
+    }
 
     /// Row `r` as F32 (an embedding lookup).
     public func copyRow(_ r: Int, to out: UnsafeMutablePointer<Float>) {
         switch storage {
         case .f32(let p): out.update(from: p + r * cols, count: cols)
         case .bf16(let p): BF16.widen(p + r * cols, into: out, count: cols)
+        case .packedF32(let p): scorek_packed_f32_row(p, cols, r, out)
+        case .packedBF16(let p, _): scorek_packed_bf16_row(p, cols, r, out)
         }
     }
 
-    /// Rows that a widened block of a BF16 matrix may hold: 16 MB of F32,
-    /// so a block is usually a whole projection and sgemm sees large shapes.
+    /// Rows that a widened block of a row-major BF16 matrix may hold: 16 MB
+    /// of F32, so a block is usually a whole projection.
     static let widenedBlockFloats = 1 << 22
 
-    /// out[m × n] (= or +=) x[m × cols] · W[rowRange]ᵀ, n = rowRange.count;
-    /// out's column j is W's row rowRange.lowerBound + j.
+    /// out[m × rows] (= or +=) x[m × cols] · Wᵀ.
     ///
-    /// A few rows stream W through `SkinnyMatmul` in its own type. So do
-    /// the rows of a decoding step however many (`streaming`), in groups of
-    /// `SkinnyMatmul.maxRows`: every row's result is then the same whatever
-    /// the batch size, so a sequence samples the same tokens alone or among
-    /// a hundred others, and a BF16 matrix is never widened per step. More
-    /// rows (prefill, scoring) go to OpenBLAS sgemm; a BF16 matrix is first
-    /// widened block by block, which costs a fraction of the product.
+    /// Every storage runs our kernels, for any m: a row's result is the same
+    /// whatever the batch size, so a sequence samples the same tokens alone
+    /// or among a hundred others. Packed panels are streamed as they are; a
+    /// row-major F32 matrix is packed block by block on the fly; a row-major
+    /// BF16 one is widened block by block first.
     public func multiply(_ x: UnsafePointer<Float>, rows m: Int, ldx: Int,
-                         rowRange: Range<Int>? = nil,
-                         into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool,
-                         streaming: Bool = false) {
-        let range = rowRange ?? 0..<rows
-        let n = range.count
+                         into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let n = rows, k = cols
         guard m > 0, n > 0 else { return }
-        if streaming && m > SkinnyMatmul.maxRows {
-            var first = 0
-            while first < m {
-                let count = min(SkinnyMatmul.maxRows, m - first)
-                multiply(x + first * ldx, rows: count, ldx: ldx, rowRange: range,
-                         into: out + first * ldo, ldo: ldo, accumulate: accumulate)
-                first += count
-            }
-            return
-        }
-        if m <= SkinnyMatmul.maxRows {
-            switch storage {
-            case .f32(let p):
-                SkinnyMatmul.forward(m: m, n: n, k: cols, x: x, ldx: ldx, w: p + range.lowerBound * cols,
-                                     out: out, ldo: ldo, accumulate: accumulate)
-            case .bf16(let p):
-                SkinnyMatmul.forward(m: m, n: n, k: cols, x: x, ldx: ldx, w: p + range.lowerBound * cols,
-                                     out: out, ldo: ldo, accumulate: accumulate)
-            }
-            return
-        }
         switch storage {
+        case .packedF32(let p):
+            MatMul.split(m: m, n: n, k: k) { r, c in
+                scorek_gemm_packed_f32(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
+                                       p + c.lowerBound * k, out + r.lowerBound * ldo + c.lowerBound, ldo,
+                                       accumulate ? 1 : 0)
+            }
+        case .packedBF16(let p, let bf16Compute):
+            let pairs = (k + 1) / 2 * 2
+            MatMul.split(m: m, n: n, k: k) { r, c in
+                scorek_gemm_packed_bf16(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
+                                        p + c.lowerBound * pairs, out + r.lowerBound * ldo + c.lowerBound, ldo,
+                                        accumulate ? 1 : 0, bf16Compute ? 1 : 0)
+            }
         case .f32(let p):
-            BLAS.matmulTransposedB(m: m, n: n, k: cols, a: x, lda: ldx, b: p + range.lowerBound * cols, ldb: cols,
-                                   c: out, ldc: ldo, beta: accumulate ? 1 : 0)
+            MatMul.matmulTransposedB(m: m, n: n, k: k, a: x, lda: ldx, b: p, ldb: k,
+                                     c: out, ldc: ldo, beta: accumulate ? 1 : 0)
         case .bf16(let p):
-            let blockRows = max(1, min(n, WeightMatrix.widenedBlockFloats / max(cols, 1)))
-            let widened = FloatBuffer(count: blockRows * cols, zeroed: false)
+            let blockRows = max(1, min(n, WeightMatrix.widenedBlockFloats / max(k, 1)))
+            let widened = FloatBuffer(count: blockRows * k, zeroed: false)
             var first = 0
             while first < n {
                 let count = min(blockRows, n - first)
-                let source = p + (range.lowerBound + first) * cols
+                let source = p + first * k
                 let perPart = max(1, (count + 7) / 8)
                 ThreadPool.shared.run(parts: (count + perPart - 1) / perPart) { part in
                     let r0 = part * perPart, r1 = min(count, r0 + perPart)
-                    BF16.widen(source + r0 * cols, into: widened.pointer + r0 * cols, count: (r1 - r0) * cols)
+                    BF16.widen(source + r0 * k, into: widened.pointer + r0 * k, count: (r1 - r0) * k)
                 }
-                BLAS.matmulTransposedB(m: m, n: count, k: cols, a: x, lda: ldx, b: widened.pointer, ldb: cols,
-                                       c: out + first, ldc: ldo, beta: accumulate ? 1 : 0)
+                MatMul.matmulTransposedB(m: m, n: count, k: k, a: x, lda: ldx, b: widened.pointer, ldb: k,
+                                         c: out + first, ldc: ldo, beta: accumulate ? 1 : 0)
                 first += count
             }
         }
     }
 
-    /// An F32 copy of a BF16 matrix (nil when it already is F32).
+    /// A row-major F32 copy (nil when the matrix already is one).
     func widenedCopy() -> FloatBuffer? {
-        guard case .bf16(let p) = storage else { return nil }
+        if case .f32 = storage { return nil }
         let buffer = FloatBuffer(count: rows * cols, zeroed: false)
-        BF16.widen(p, into: buffer.pointer, count: rows * cols)
+        if case .bf16(let p) = storage {
+            BF16.widen(p, into: buffer.pointer, count: rows * cols)
+        } else {
+            for r in 0..<rows { copyRow(r, to: buffer.pointer + r * cols) }
+        }
         return buffer
     }
 }

@@ -96,12 +96,13 @@ public final class Weights: @unchecked Sendable {
     /// buffer), kept alive by `owner`; the generator then samples from the
     /// policy being trained without copying it.
     init(embedding: WeightMatrix, layers: [LayerWeights], finalNorm: UnsafePointer<Float>,
-         lmHead: WeightMatrix, parameterCount: Int, ownedBytes: Int, owner: AnyObject) {
+         lmHead: WeightMatrix, parameterCount: Int, ownedBytes: Int, owner: AnyObject,
+         storedType: StorageType = .f32) {
         self.embedding = embedding
         self.layers = layers
         self.finalNorm = finalNorm
         self.lmHead = lmHead
-        storedType = .f32
+        self.storedType = storedType
         self.parameterCount = parameterCount
         self.ownedBytes = ownedBytes
         mappedBytes = 0
@@ -110,16 +111,19 @@ public final class Weights: @unchecked Sendable {
     }
 
     /// True when some matrix is kept as BF16 (a BF16 checkpoint loaded for inference).
-    public var keepsBF16: Bool {
-        embedding.isBF16 || lmHead.isBF16 || layers.contains { l in
-            [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].contains { $0.weight.isBF16 }
-        }
+    public var keepsBF16: Bool { matrices.contains { $0.isBF16 } }
+
+    /// True unless every matrix is row-major F32 (what the training engine reads).
+    public var needsWidening: Bool { matrices.contains { $0.f32 == nil } }
+
+    public var matrices: [WeightMatrix] {
+        [embedding, lmHead] + layers.flatMap { l in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].map(\.weight) }
     }
 
     /// These weights with every BF16 matrix widened to owned F32 memory
     /// (what the training engine computes on); `self` when nothing is BF16.
     public func widenedToF32() -> Weights {
-        guard keepsBF16 else { return self }
+        guard needsWidening else { return self }
         var buffers: [FloatBuffer] = []
         var added = 0
         func widen(_ m: WeightMatrix) -> WeightMatrix {
@@ -130,12 +134,7 @@ public final class Weights: @unchecked Sendable {
         }
         func linear(_ l: Linear) -> Linear { Linear(weight: widen(l.weight), bias: l.bias) }
         let e = widen(embedding)
-        let tied: Bool
-        switch (embedding.storage, lmHead.storage) {
-        case (.bf16(let a), .bf16(let b)): tied = a == b
-        case (.f32(let a), .f32(let b)): tied = a == b
-        default: tied = false
-        }
+        let tied = embedding.address == lmHead.address
         let head = tied ? e : widen(lmHead)
         let widenedLayers = layers.map { l in
             LayerWeights(inputNorm: l.inputNorm, q: linear(l.q), k: linear(l.k), v: linear(l.v), o: linear(l.o),

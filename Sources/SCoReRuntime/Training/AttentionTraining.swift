@@ -56,7 +56,7 @@ public enum AttentionTraining {
             let keys = ke - kb
             for h in 0..<s.heads {
                 let g = h / group
-                BLAS.matmulTransposedB(m: rows, n: keys, k: D, a: q + block * s.qStride + h * D, lda: s.qStride,
+                MatMul.matmulTransposedB(m: rows, n: keys, k: D, a: q + block * s.qStride + h * D, lda: s.qStride,
                                        b: k + kb * s.kvStride + g * D, ldb: s.kvStride,
                                        c: scratch, ldc: keys, alpha: s.scale)
                 for r in 0..<rows {
@@ -71,7 +71,7 @@ public enum AttentionTraining {
                     for j in vb..<ve { row[j] *= inv }
                     lse[t * s.heads + h] = m + logf(sum)
                 }
-                BLAS.matmul(m: rows, n: D, k: keys, a: scratch, lda: keys, b: v + kb * s.kvStride + g * D, ldb: s.kvStride,
+                MatMul.matmul(m: rows, n: D, k: keys, a: scratch, lda: keys, b: v + kb * s.kvStride + g * D, ldb: s.kvStride,
                             c: out + block * s.qStride + h * D, ldc: s.qStride)
             }
             block += rows
@@ -97,10 +97,10 @@ public enum AttentionTraining {
                 let kg = k + kb * s.kvStride + g * D, vg = v + kb * s.kvStride + g * D
                 let doh = dout + block * s.qStride + h * D
                 // P = exp(scale·q·kᵀ − lse) on visible keys, 0 elsewhere.
-                BLAS.matmulTransposedB(m: rows, n: keys, k: D, a: qh, lda: s.qStride, b: kg, ldb: s.kvStride,
+                MatMul.matmulTransposedB(m: rows, n: keys, k: D, a: qh, lda: s.qStride, b: kg, ldb: s.kvStride,
                                        c: p, ldc: keys, alpha: s.scale)
                 // dP = dO·vᵀ
-                BLAS.matmulTransposedB(m: rows, n: keys, k: D, a: doh, lda: s.qStride, b: vg, ldb: s.kvStride,
+                MatMul.matmulTransposedB(m: rows, n: keys, k: D, a: doh, lda: s.qStride, b: vg, ldb: s.kvStride,
                                        c: dp, ldc: keys)
                 for r in 0..<rows {
                     let t = block + r
@@ -129,11 +129,11 @@ public enum AttentionTraining {
                     }
                 }
                 // dS is in dp. dq_h = scale·dS·k ; dk += scale·dSᵀ·q ; dv += Pᵀ·dO
-                BLAS.matmul(m: rows, n: D, k: keys, a: dp, lda: keys, b: kg, ldb: s.kvStride,
+                MatMul.matmul(m: rows, n: D, k: keys, a: dp, lda: keys, b: kg, ldb: s.kvStride,
                             c: dq + block * s.qStride + h * D, ldc: s.qStride, alpha: s.scale)
-                BLAS.matmulTransposedA(m: keys, n: D, k: rows, a: dp, lda: keys, b: qh, ldb: s.qStride,
+                MatMul.matmulTransposedA(m: keys, n: D, k: rows, a: dp, lda: keys, b: qh, ldb: s.qStride,
                                        c: dk + kb * s.kvStride + g * D, ldc: s.kvStride, alpha: s.scale, beta: 1)
-                BLAS.matmulTransposedA(m: keys, n: D, k: rows, a: p, lda: keys, b: doh, ldb: s.qStride,
+                MatMul.matmulTransposedA(m: keys, n: D, k: rows, a: p, lda: keys, b: doh, ldb: s.qStride,
                                        c: dv + kb * s.kvStride + g * D, ldc: s.kvStride, beta: 1)
             }
             block += rows

@@ -214,7 +214,7 @@ extension TrainableModel {
             for t in lc.targets {
                 guard let pair = lora[l][t.index], let w = targets[t.index].weight else { continue }
                 let shape = targets[t.index]
-                BLAS.matmul(m: shape.rows, n: shape.cols, k: pair.rank, a: pair.b, lda: pair.rank, b: pair.a, ldb: shape.cols,
+                MatMul.matmul(m: shape.rows, n: shape.cols, k: pair.rank, a: pair.b, lda: pair.rank, b: pair.a, ldb: shape.cols,
                             c: w, ldc: shape.cols, alpha: pair.scale, beta: 1)
             }
         }

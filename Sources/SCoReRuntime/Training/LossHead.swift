@@ -50,10 +50,10 @@ public enum LossHead {
             let n = min(block, active.count - first)
             let rows = active[first..<(first + n)]
             for (i, r) in rows.enumerated() { (h.pointer + i * H).update(from: hidden + r * H, count: H) }
-            BLAS.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
+            MatMul.matmulTransposedB(m: n, n: V, k: H, a: h.pointer, lda: H, b: head, ldb: H, c: z.pointer, ldc: V)
             if exact, let reference {
                 for (i, r) in rows.enumerated() { (hRef.pointer + i * H).update(from: reference.hidden + r * H, count: H) }
-                BLAS.matmulTransposedB(m: n, n: V, k: H, a: hRef.pointer, lda: H, b: reference.head, ldb: H, c: zRef.pointer, ldc: V)
+                MatMul.matmulTransposedB(m: n, n: V, k: H, a: hRef.pointer, lda: H, b: reference.head, ldb: H, c: zRef.pointer, ldc: V)
             }
             // Rows are independent: spread them over the pool, then add their terms in row order.
             let rowList = Array(rows)
@@ -87,10 +87,10 @@ public enum LossHead {
                 }
             }
             // z now holds dz [n × V].
-            BLAS.matmul(m: n, n: H, k: V, a: z.pointer, lda: V, b: head, ldb: H, c: dh.pointer, ldc: H)
+            MatMul.matmul(m: n, n: H, k: V, a: z.pointer, lda: V, b: head, ldb: H, c: dh.pointer, ldc: H)
             for (i, r) in rows.enumerated() { (dHidden + r * H).update(from: dh.pointer + i * H, count: H) }
             if let dHead {
-                BLAS.matmulTransposedA(m: V, n: H, k: n, a: z.pointer, lda: V, b: h.pointer, ldb: H, c: dHead, ldc: H, beta: 1)
+                MatMul.matmulTransposedA(m: V, n: H, k: n, a: z.pointer, lda: V, b: h.pointer, ldb: H, c: dHead, ldc: H, beta: 1)
             }
             first += n
         }

@@ -123,7 +123,7 @@ public struct DecoderTensors {
     /// Read-only views of loaded F32 weights (never written through); a
     /// BF16-resident model is widened first (`Weights.widenedToF32`).
     public init(weights w: Weights) {
-        precondition(!w.keepsBF16, "DecoderTensors needs F32 weights: widen them first")
+        precondition(!w.needsWidening, "DecoderTensors needs row-major F32 weights: widen them first")
         func m(_ p: UnsafePointer<Float>?) -> UnsafeMutablePointer<Float>? { p.map { UnsafeMutablePointer(mutating: $0) } }
         func linear(_ l: Linear) -> LinearTensors {
             LinearTensors(weight: m(l.weight.f32), bias: m(l.bias), rows: l.rows, cols: l.cols)

@@ -45,12 +45,12 @@ public struct Projection {
     /// out[R × rows] (= or +=) x·Wᵀ + b + scale·(x·Aᵀ)·Bᵀ
     public func forward(_ x: UnsafePointer<Float>, rows R: Int, into out: UnsafeMutablePointer<Float>,
                  accumulate: Bool, xa: UnsafeMutablePointer<Float>?) {
-        BLAS.matmulTransposedB(m: R, n: w.rows, k: w.cols, a: x, lda: w.cols, b: w.weight!, ldb: w.cols,
+        MatMul.matmulTransposedB(m: R, n: w.rows, k: w.cols, a: x, lda: w.cols, b: w.weight!, ldb: w.cols,
                                c: out, ldc: w.rows, beta: accumulate ? 1 : 0)
         if let b = w.bias { Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b) }
         if let l = lora, let xa {
-            BLAS.matmulTransposedB(m: R, n: l.rank, k: w.cols, a: x, lda: w.cols, b: l.a, ldb: w.cols, c: xa, ldc: l.rank)
-            BLAS.matmulTransposedB(m: R, n: w.rows, k: l.rank, a: xa, lda: l.rank, b: l.b, ldb: l.rank,
+            MatMul.matmulTransposedB(m: R, n: l.rank, k: w.cols, a: x, lda: w.cols, b: l.a, ldb: w.cols, c: xa, ldc: l.rank)
+            MatMul.matmulTransposedB(m: R, n: w.rows, k: l.rank, a: xa, lda: l.rank, b: l.b, ldb: l.rank,
                                    c: out, ldc: w.rows, alpha: l.scale, beta: 1)
         }
     }
@@ -62,28 +62,28 @@ public struct Projection {
                   dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool,
                   xa: UnsafePointer<Float>?, dxa: UnsafeMutablePointer<Float>) {
         if let dW = grad.weight {
-            BLAS.matmulTransposedA(m: w.rows, n: w.cols, k: R, a: dy, lda: w.rows, b: x, ldb: w.cols,
+            MatMul.matmulTransposedA(m: w.rows, n: w.cols, k: R, a: dy, lda: w.rows, b: x, ldb: w.cols,
                                    c: dW, ldc: w.cols, beta: 1)
         }
         if let db = grad.bias { GradientKernels.biasBackward(db, dy: dy, rows: R, cols: w.rows) }
         if let dx {
-            BLAS.matmul(m: R, n: w.cols, k: w.rows, a: dy, lda: w.rows, b: w.weight!, ldb: w.cols,
+            MatMul.matmul(m: R, n: w.cols, k: w.rows, a: dy, lda: w.rows, b: w.weight!, ldb: w.cols,
                         c: dx, ldc: w.cols, beta: accumulateDx ? 1 : 0)
         }
         guard let l = lora, let xa else { return }
         if let dB = l.gradB {
-            BLAS.matmulTransposedA(m: w.rows, n: l.rank, k: R, a: dy, lda: w.rows, b: xa, ldb: l.rank,
+            MatMul.matmulTransposedA(m: w.rows, n: l.rank, k: R, a: dy, lda: w.rows, b: xa, ldb: l.rank,
                                    c: dB, ldc: l.rank, alpha: l.scale, beta: 1)
         }
         // d(xa) = scale · dy·B
-        BLAS.matmul(m: R, n: l.rank, k: w.rows, a: dy, lda: w.rows, b: l.b, ldb: l.rank,
+        MatMul.matmul(m: R, n: l.rank, k: w.rows, a: dy, lda: w.rows, b: l.b, ldb: l.rank,
                     c: dxa, ldc: l.rank, alpha: l.scale)
         if let dA = l.gradA {
-            BLAS.matmulTransposedA(m: l.rank, n: w.cols, k: R, a: dxa, lda: l.rank, b: x, ldb: w.cols,
+            MatMul.matmulTransposedA(m: l.rank, n: w.cols, k: R, a: dxa, lda: l.rank, b: x, ldb: w.cols,
                                    c: dA, ldc: w.cols, beta: 1)
         }
         if let dx {
-            BLAS.matmul(m: R, n: w.cols, k: l.rank, a: dxa, lda: l.rank, b: l.a, ldb: w.cols,
+            MatMul.matmul(m: R, n: w.cols, k: l.rank, a: dxa, lda: l.rank, b: l.a, ldb: w.cols,
                         c: dx, ldc: w.cols, beta: 1)
         }
     }

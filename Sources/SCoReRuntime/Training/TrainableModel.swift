@@ -36,6 +36,9 @@ public final class TrainableModel: @unchecked Sendable {
     let lora: [[LoRAPair?]]?
 
     public init(model: Model, parameters: ParameterSet, seed: UInt64 = 0) throws {
+        guard !model.weights.computesInBF16 else {
+            throw ScoreError.invalidArgument("this model was loaded for BF16 compute; load it with compute f32 to train it")
+        }
         base = model
         parameterSet = parameters
         let c = model.config
