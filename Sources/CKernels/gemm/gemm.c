@@ -156,8 +156,26 @@ static long even(long k) { return (k + 1) & ~1L; }
 size_t scorek_packed_f32_size(long n, long k) { return (size_t)(panels(n) * SCOREK_NR * k); }
 size_t scorek_packed_bf16_size(long n, long k) { return (size_t)(panels(n) * SCOREK_NR * even(k)); }
 
-/* B(p, j) for p in [p0, p0+kc), j in [j0, j0+nc) into panels of kc rows. */
-static void pack_block(long kc, long nc, const float *b, long rs_b, long cs_b, float *out) {
+/* B(p, j) for p in [p0, p0+kc), j in [j0, j0+nc) into panels of kc rows:
+ * B's rows are contiguous (a product's plain B): copies; B's columns are
+ * (a weight read as Wᵀ): the path's transposing packer. */
+static void pack_block(const struct scorek_gemm_ops *o, long kc, long nc, const float *b, long rs_b, long cs_b,
+                       float *out) {
+    if (cs_b == 1) {
+        for (long q = 0; q < panels(nc); q++) {
+            long width = nc - q * SCOREK_NR < SCOREK_NR ? nc - q * SCOREK_NR : SCOREK_NR;
+            float *panel = out + q * SCOREK_NR * kc;
+            for (long p = 0; p < kc; p++) {
+                memcpy(panel + p * SCOREK_NR, b + p * rs_b + q * SCOREK_NR, (size_t)width * sizeof(float));
+                for (long j = width; j < SCOREK_NR; j++) panel[p * SCOREK_NR + j] = 0.0f;
+            }
+        }
+        return;
+    }
+    if (rs_b == 1 && o && o->pack_transposed) {
+        o->pack_transposed(kc, nc, b, cs_b, out);
+        return;
+    }
     for (long q = 0; q < panels(nc); q++) {
         float *panel = out + q * SCOREK_NR * kc;
         long width = nc - q * SCOREK_NR < SCOREK_NR ? nc - q * SCOREK_NR : SCOREK_NR;
@@ -171,7 +189,7 @@ static void pack_block(long kc, long nc, const float *b, long rs_b, long cs_b, f
 }
 
 void scorek_pack_f32(long n, long k, const float *w, long ldw, float *packed) {
-    pack_block(k, n, w, 1, ldw, packed);
+    pack_block(ops(), k, n, w, 1, ldw, packed);
 }
 
 #define PACK_BF16(VALUE)                                                                   \
@@ -205,6 +223,14 @@ void scorek_packed_bf16_row(const uint16_t *packed, long k, long row, float *out
 
 /* ---- Blocked loops ---- */
 
+/* Rows per tile for a block of mb rows: as few tiles as the tallest
+ * allows, of even height (16 rows on a 12-row kernel: 8 + 8, not 12 + 4,
+ * whose short tile has too few accumulators to hide the FMA latency). */
+static long tile_rows(long mb, long mr) {
+    long tiles = (mb + mr - 1) / mr;
+    return (mb + tiles - 1) / tiles;
+}
+
 static void zero_c(long m, long n, float *c, long ldc) {
     for (long i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
 }
@@ -213,9 +239,9 @@ static void zero_c(long m, long n, float *c, long ldc) {
 static void f32_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
                       const float *a, long rs_a, long cs_a, const float *bp, long panel_stride,
                       float *c, long ldc, int load_c) {
-    long mr = o->mr_f32, mc = mr * MC_TILES;
+    long mc = o->mr_f32 * MC_TILES;
     for (long ic = 0; ic < m; ic += mc) {
-        long mb = m - ic < mc ? m - ic : mc;
+        long mb = m - ic < mc ? m - ic : mc, mr = tile_rows(mb, o->mr_f32);
         for (long q = 0; q < panels(n); q++) {
             long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR;
             for (long ir = 0; ir < mb; ir += mr)
@@ -240,7 +266,7 @@ void scorek_gemm_f32(long m, long n, long k, const float *a, long rs_a, long cs_
         for (long pc = 0; pc < k; pc += KC) {
             long kc = k - pc < KC ? k - pc : KC;
             if (buf) {
-                pack_block(kc, nc, b + pc * rs_b + jc * cs_b, rs_b, cs_b, buf);
+                pack_block(o, kc, nc, b + pc * rs_b + jc * cs_b, rs_b, cs_b, buf);
                 f32_block(o, m, nc, kc, a + pc * cs_a, rs_a, cs_a, buf, SCOREK_NR * kc, c + jc, ldc,
                           accumulate || pc > 0);
             } else {
@@ -280,9 +306,9 @@ void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
 static void bf16w_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
                         const float *a, long lda, const uint16_t *bp, long panel_stride,
                         float *c, long ldc, int load_c) {
-    long mr = o->mr_bf16w, mc = mr * MC_TILES;
+    long mc = o->mr_bf16w * MC_TILES;
     for (long ic = 0; ic < m; ic += mc) {
-        long mb = m - ic < mc ? m - ic : mc;
+        long mb = m - ic < mc ? m - ic : mc, mr = tile_rows(mb, o->mr_bf16w);
         for (long q = 0; q < panels(n); q++) {
             long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR;
             for (long ir = 0; ir < mb; ir += mr)
@@ -295,9 +321,9 @@ static void bf16w_block(const struct scorek_gemm_ops *o, long m, long n, long kc
 static void bf16dot_block(const struct scorek_gemm_ops *o, long m, long n, long kp,
                           const uint32_t *a, long lda, const uint16_t *bp, long panel_stride,
                           float *c, long ldc, int load_c) {
-    long mr = o->mr_bf16dot, mc = mr * MC_TILES;
+    long mc = o->mr_bf16dot * MC_TILES;
     for (long ic = 0; ic < m; ic += mc) {
-        long mb = m - ic < mc ? m - ic : mc;
+        long mb = m - ic < mc ? m - ic : mc, mr = tile_rows(mb, o->mr_bf16dot);
         for (long q = 0; q < panels(n); q++) {
             long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR;
             for (long ir = 0; ir < mb; ir += mr)

@@ -126,10 +126,55 @@ static void avx2_bf16w(long mr, long kc, const float *a, long rs_a, long cs_a,
     }
 }
 
+/* 8 x 8 transposes: eight rows of W become eight panel rows of 8 columns.
+ * A decoding step packs every weight it reads, so this runs at memory speed
+ * rather than at one strided store per element. */
+void scorek_pack_transposed_avx2(long kc, long nc, const float *b, long ldb, float *out) {
+    for (long q = 0; q * 32 < nc; q++) {
+        float *panel = out + q * 32 * kc;
+        long width = nc - q * 32 < 32 ? nc - q * 32 : 32;
+        long j = 0;
+        for (; j + 8 <= width; j += 8) {
+            const float *src = b + (q * 32 + j) * ldb;
+            long p = 0;
+            for (; p + 8 <= kc; p += 8) {
+                __m256 r0 = _mm256_loadu_ps(src + p), r1 = _mm256_loadu_ps(src + ldb + p);
+                __m256 r2 = _mm256_loadu_ps(src + 2 * ldb + p), r3 = _mm256_loadu_ps(src + 3 * ldb + p);
+                __m256 r4 = _mm256_loadu_ps(src + 4 * ldb + p), r5 = _mm256_loadu_ps(src + 5 * ldb + p);
+                __m256 r6 = _mm256_loadu_ps(src + 6 * ldb + p), r7 = _mm256_loadu_ps(src + 7 * ldb + p);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *dst = panel + p * 32 + j;
+                _mm256_storeu_ps(dst + 0 * 32, _mm256_permute2f128_ps(s0, s4, 0x20));
+                _mm256_storeu_ps(dst + 1 * 32, _mm256_permute2f128_ps(s1, s5, 0x20));
+                _mm256_storeu_ps(dst + 2 * 32, _mm256_permute2f128_ps(s2, s6, 0x20));
+                _mm256_storeu_ps(dst + 3 * 32, _mm256_permute2f128_ps(s3, s7, 0x20));
+                _mm256_storeu_ps(dst + 4 * 32, _mm256_permute2f128_ps(s0, s4, 0x31));
+                _mm256_storeu_ps(dst + 5 * 32, _mm256_permute2f128_ps(s1, s5, 0x31));
+                _mm256_storeu_ps(dst + 6 * 32, _mm256_permute2f128_ps(s2, s6, 0x31));
+                _mm256_storeu_ps(dst + 7 * 32, _mm256_permute2f128_ps(s3, s7, 0x31));
+            }
+            for (; p < kc; p++)
+                for (long i = 0; i < 8; i++) panel[p * 32 + j + i] = src[i * ldb + p];
+        }
+        for (; j < width; j++)
+            for (long p = 0; p < kc; p++) panel[p * 32 + j] = b[(q * 32 + j) * ldb + p];
+        if (width < 32)
+            for (long p = 0; p < kc; p++)
+                for (long jj = width; jj < 32; jj++) panel[p * 32 + jj] = 0.0f;
+    }
+}
+
 #pragma clang attribute pop
 
 const struct scorek_gemm_ops scorek_ops_avx2 = {
     .name = "avx2", .mr_f32 = 6, .mr_bf16w = 4, .mr_bf16dot = 0,
-    .f32 = avx2_f32, .bf16w = avx2_bf16w, .bf16dot = NULL,
+    .f32 = avx2_f32, .bf16w = avx2_bf16w, .bf16dot = NULL, .pack_transposed = scorek_pack_transposed_avx2,
 };
 #endif

@@ -143,11 +143,12 @@ static void avx512_bf16dot(long mr, long kp, const uint32_t *a, long lda,
 
 const struct scorek_gemm_ops scorek_ops_avx512 = {
     .name = "avx512", .mr_f32 = 12, .mr_bf16w = 8, .mr_bf16dot = 0,
-    .f32 = avx512_f32, .bf16w = avx512_bf16w, .bf16dot = NULL,
+    .f32 = avx512_f32, .bf16w = avx512_bf16w, .bf16dot = NULL, .pack_transposed = scorek_pack_transposed_avx2,
 };
 
 const struct scorek_gemm_ops scorek_ops_avx512bf16 = {
     .name = "avx512bf16", .mr_f32 = 12, .mr_bf16w = 8, .mr_bf16dot = 12,
     .f32 = avx512_f32, .bf16w = avx512_bf16w, .bf16dot = avx512_bf16dot,
+    .pack_transposed = scorek_pack_transposed_avx2,
 };
 #endif

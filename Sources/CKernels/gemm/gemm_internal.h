@@ -28,15 +28,24 @@ typedef void (*scorek_bf16w_kernel)(long mr, long kc, const float *a, long rs_a,
 typedef void (*scorek_bf16dot_kernel)(long mr, long kp, const uint32_t *a, long lda,
                                       const uint16_t *bp, float *c, long ldc, long ncols, int load_c);
 
+/* Packs B(p, j) = b[j*ldb + p] (a row-major weight read as Wᵀ: the
+ * forward product's B) for p < kc, j < nc into zero-padded panels. */
+typedef void (*scorek_pack_transposed)(long kc, long nc, const float *b, long ldb, float *out);
+
 struct scorek_gemm_ops {
     const char *name;
     long mr_f32, mr_bf16w, mr_bf16dot;   /* tallest tile of each kernel */
     scorek_f32_kernel f32;
     scorek_bf16w_kernel bf16w;
     scorek_bf16dot_kernel bf16dot;       /* NULL: emulated (rounded A, bf16w) */
+    scorek_pack_transposed pack_transposed; /* NULL: the portable loops */
 };
 
 extern const struct scorek_gemm_ops scorek_ops_reference;
+#if defined(__x86_64__)
+/* Needs AVX2; the AVX-512 paths share it. */
+void scorek_pack_transposed_avx2(long kc, long nc, const float *b, long ldb, float *out);
+#endif
 #if defined(__x86_64__)
 extern const struct scorek_gemm_ops scorek_ops_avx2;
 extern const struct scorek_gemm_ops scorek_ops_avx512;
