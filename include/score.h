@@ -183,7 +183,19 @@ typedef struct score_model_params {
     /* Reject sequences longer than this (0 = the model's
      * max_position_embeddings). Must not exceed it. */
     int32_t max_context;
+    /* Inference arithmetic: SCORE_COMPUTE_F32 (the default) or
+     * SCORE_COMPUTE_BF16: BF16 weights times BF16-rounded activations with
+     * F32 sums (vdpbf16ps where the CPU has it), about twice the prefill
+     * rate, not bit-equal to F32. A BF16-compute model cannot be trained
+     * (score_trainer_new fails): RL needs rollout log-probs equal to the
+     * trainer's. */
+    int32_t compute;
 } score_model_params;
+
+enum {
+    SCORE_COMPUTE_F32 = 0,
+    SCORE_COMPUTE_BF16 = 1,
+};
 
 score_model_params score_model_params_default(void);
 

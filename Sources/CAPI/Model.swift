@@ -5,7 +5,8 @@ import SCoReRuntime
 
 @c @implementation
 public func score_model_params_default() -> score_model_params {
-    score_model_params(struct_size: UInt32(MemoryLayout<score_model_params>.size), use_mmap: true, max_context: 0)
+    score_model_params(struct_size: UInt32(MemoryLayout<score_model_params>.size), use_mmap: true, max_context: 0,
+                       compute: Int32(SCORE_COMPUTE_F32))
 }
 
 @c @implementation
@@ -16,7 +17,14 @@ public func score_model_load(_ dir: UnsafePointer<CChar>?, _ params: UnsafePoint
         let path = try String(argument: dir, name: "dir")
         let p = try readParams(params, defaults: score_model_params_default(), structSize: { $0.struct_size }, function: "score_model_load")
         guard p.max_context >= 0 else { throw ScoreError.invalidArgument("max_context \(p.max_context) is negative") }
-        let options = LoadOptions(useMapping: p.use_mmap, maxContext: p.max_context == 0 ? nil : Int(p.max_context))
+        let compute: ComputeMode
+        switch p.compute {
+        case Int32(SCORE_COMPUTE_F32): compute = .f32
+        case Int32(SCORE_COMPUTE_BF16): compute = .bf16
+        default: throw ScoreError.invalidArgument("compute \(p.compute) is not SCORE_COMPUTE_F32 (0) or SCORE_COMPUTE_BF16 (1)")
+        }
+        let options = LoadOptions(useMapping: p.use_mmap, maxContext: p.max_context == 0 ? nil : Int(p.max_context),
+                                  compute: compute)
         let model = try Model.load(directory: path, options: options)
         out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
     }

@@ -23,6 +23,7 @@ enum InfoCommand {
             ("parameters", "\(model.weights.parameterCount)"),
             ("dtype", model.weights.storedType.rawValue),
             ("bytes_in_memory", "\(model.bytesInMemory)"),
+            ("compute", model.weights.computesInBF16 ? "bf16" : "f32"),
             ("vocab_size", "\(c.vocabSize)"),
             ("context_length", "\(model.contextLength)"),
             ("hidden_size", "\(c.hiddenSize)"),

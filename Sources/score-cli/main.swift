@@ -42,8 +42,12 @@ let noMmapHelp = """
   --no-mmap               read the weight files into memory instead of mapping them:
                           a mapped file truncated on disk while in use kills the
                           process with SIGBUS; an unmapped one cannot
+  --compute f32|bf16      inference arithmetic (default f32): bf16 multiplies BF16
+                          weights by BF16-rounded activations, summing in F32
+                          (vdpbf16ps where the CPU has it): faster, not bit-equal
+                          to f32 (README, "BF16 compute"); not for training
 """
-/// Load options of every model a command loads (set by --no-mmap).
+/// Load options of every model a command loads (set by --no-mmap, --compute).
 nonisolated(unsafe) var modelLoadOptions = LoadOptions()
 
 struct Command {
@@ -122,13 +126,19 @@ func rawArguments() -> [String]? {
     }
     do {
         let loadsModel = modelCommands.contains(name)
-        let parsed = try Arguments(args.dropFirst(2), valueOptions: command.valueOptions,
+        let parsed = try Arguments(args.dropFirst(2), valueOptions: loadsModel ? command.valueOptions.union(["compute"]) : command.valueOptions,
                                    flagOptions: loadsModel ? command.flagOptions.union(["no-mmap"]) : command.flagOptions)
         if parsed.flags.contains("help") {
             print(loadsModel ? command.help + "\n\n" + noMmapHelp : command.help)
             return 0
         }
         if parsed.flags.contains("no-mmap") { modelLoadOptions.useMapping = false }
+        if let compute = parsed.options["compute"] {
+            guard let mode = ComputeMode(rawValue: compute) else { throw UsageError("--compute must be f32 or bf16, got '\(compute)'") }
+            modelLoadOptions.compute = mode
+        }
+        // Training reads row-major F32: packing a model only to train it would hold a second copy.
+        if name == "sft" || name == "train" { modelLoadOptions.pack = false }
         if let t = parsed.options["threads"] {
             guard let n = Int(t), n >= 0, n <= ThreadPool.maxThreads else {
                 throw UsageError("--threads must be an integer in 0...\(ThreadPool.maxThreads) (0 = all cores), got '\(t)'")

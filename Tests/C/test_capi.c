@@ -120,6 +120,34 @@ static void test_load_errors(void) {
     CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "max_context");
     bad.max_context = -1;
     CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "negative");
+    bad = score_model_params_default();
+    bad.compute = 7;
+    CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "compute");
+
+    /* BF16 compute: close to F32 (not equal), and not trainable. */
+    score_model_params f32 = score_model_params_default(), bf16 = score_model_params_default();
+    bf16.compute = SCORE_COMPUTE_BF16;
+    score_model *exact = NULL, *rounded = NULL;
+    CHECK(score_model_load(model_path("qwen2"), &f32, &exact) == SCORE_OK);
+    CHECK(score_model_load(model_path("qwen2"), &bf16, &rounded) == SCORE_OK);
+    int32_t ids[] = {1, 42, 7, 99, 3, 15};
+    float lp_exact[5], lp_rounded[5];
+    size_t n_exact = 0, n_rounded = 0;
+    CHECK(score_model_logprobs(exact, ids, 6, lp_exact, 5, &n_exact) == SCORE_OK && n_exact == 5);
+    CHECK(score_model_logprobs(rounded, ids, 6, lp_rounded, 5, &n_rounded) == SCORE_OK && n_rounded == 5);
+    float worst = 0;
+    int differ = 0;
+    for (int i = 0; i < 5; i++) {
+        float d = lp_exact[i] > lp_rounded[i] ? lp_exact[i] - lp_rounded[i] : lp_rounded[i] - lp_exact[i];
+        if (d > worst) worst = d;
+        if (d > 0) differ = 1;
+    }
+    CHECK(differ && worst < 0.1f);
+    score_trainer_params tp = score_trainer_params_default();
+    score_trainer *trainer = NULL;
+    CHECK_ERR(score_trainer_new(rounded, &tp, &trainer), SCORE_ERR_INVALID_ARGUMENT, "compute f32");
+    score_model_free(exact);
+    score_model_free(rounded);
 
     /* score_last_error is per thread: another thread's failure does not touch ours. */
     CHECK_ERR(score_model_load(NULL, NULL, &m), SCORE_ERR_INVALID_ARGUMENT, "dir is NULL");

@@ -75,6 +75,34 @@ if [ -n "$want" ] && ! grep -qE "^openblas_core +($want)$" <<<"$system"; then
     echo "FAIL: with OPENBLAS_CORETYPE=Prescott, info --system reports: $system"; failures=$((failures+1))
 fi
 expect_ok "^cpu .*" info --system
+# Our kernels: the best path the CPU has, or the one SCORE_KERNELS forces.
+case "$(grep '^features' <<<"$system")" in
+    *avx512f*avx512bw*avx512dq*avx512vl*avx512_bf16*) best="avx512bf16" ;;
+    *avx512f*avx512bw*avx512dq*avx512vl*) best="avx512" ;;
+    *avx2*fma*) best="avx2" ;;
+    *) best="reference" ;;
+esac
+expect_ok "^kernels +$best$" info --system
+for path in reference avx2; do
+    got=$(SCORE_KERNELS=$path "$cli" info --system 2>/dev/null | grep '^kernels ')
+    if [ "$best" != reference ] && ! grep -qE "^kernels +$path$" <<<"$got"; then
+        echo "FAIL: SCORE_KERNELS=$path: info --system reports '$got'"; failures=$((failures+1))
+    fi
+done
+out=$(SCORE_KERNELS=sse9 "$cli" info --system 2>&1)
+if ! grep -q "SCORE_KERNELS=sse9 ignored: not one of" <<<"$out"; then
+    echo "FAIL: SCORE_KERNELS=sse9 is not reported"; failures=$((failures+1))
+fi
+# The same log-probs on every kernel path (F32 paths sum in one order).
+want_lp=$("$cli" logprobs "$models/qwen2" --ids 1,42,7,99,3 2>/dev/null)
+for path in reference avx2; do
+    got_lp=$(SCORE_KERNELS=$path "$cli" logprobs "$models/qwen2" --ids 1,42,7,99,3 2>/dev/null)
+    if [ "$got_lp" != "$want_lp" ]; then
+        echo "FAIL: SCORE_KERNELS=$path changes log-probs: $got_lp vs $want_lp"; failures=$((failures+1))
+    fi
+done
+expect_error 2 "--compute must be f32 or bf16" logprobs "$models/qwen2" --ids 1,2,3 --compute f16
+expect_ok "." logprobs "$models/qwen2" --ids 1,42,7,99,3 --compute bf16
 expect_ok "\"openblas_core\":" info --system --json
 expect_error 2 "takes no model directory" info --system "$models/qwen2"
 

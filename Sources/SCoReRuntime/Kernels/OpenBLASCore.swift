@@ -87,6 +87,8 @@ public enum SystemInfo {
         return [
             ("cpu", .string(cpu.brand)), ("vendor", .string(cpu.vendor)), ("family", .int(Int64(cpu.family))),
             ("model", .int(Int64(cpu.model))), ("features", .array(cpu.features.names.map { .string($0) })),
+            ("kernels", .string(KernelPath.active.name)),
+            ("kernel_paths", .array(KernelPath.allCases.filter(\.isSupported).map { .string($0.name) })),
             ("openblas_detected", .string(core.detected)), ("openblas_core", .string(core.active)),
             ("threads", .int(Int64(BLAS.threadCount))),
         ]

@@ -112,7 +112,10 @@ public final class SCoReRecipe {
             state = try SCoReRecipeState.read(lastCheckpoint, settings: settings, problems: data.count)
             trainer = try Trainer.resume(from: lastCheckpoint, base: base)
         } else {
-            guard !Files.exists(lastCheckpoint) && !Files.exists(bestModel) else {
+            // OUT/best without OUT/last is what a run killed during its first
+            // checkpoint leaves (best is written first): nothing to resume, so
+            // this run starts over and replaces it.
+            guard !Files.exists(lastCheckpoint) else {
                 throw ScoreError.invalidArgument("\(out) already holds a run; pass \(name("resume")) to continue it, or choose another \(name("out"))")
             }
             state = SCoReRecipeState()

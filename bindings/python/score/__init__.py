@@ -186,7 +186,10 @@ def get_n_threads() -> int:
 def system_info() -> dict:
     """This machine and what libscore runs on it: cpu, vendor, family, model,
     features (vector extensions), openblas_detected (the core OpenBLAS
-    picked), openblas_core (the one it runs: of this CPU's tier), threads."""
+    picked), openblas_core (the one it runs: of this CPU's tier), kernels
+    (our matrix kernels' path: reference, avx2, avx512 or avx512bf16; the
+    environment variable SCORE_KERNELS forces one), kernel_paths (those
+    this CPU can run), threads."""
     import json
 
     needed = ctypes.c_size_t()
@@ -342,6 +345,7 @@ class Model(OwnedHandle):
         *,
         use_mmap: bool = True,
         max_context: int = 0,
+        compute: str = "f32",
     ) -> "Model":
         """Load a Hugging Face model directory (config.json, optional
         generation_config.json, model.safetensors or sharded safetensors).
@@ -353,7 +357,13 @@ class Model(OwnedHandle):
             ``use_mmap=False`` when the files may change underneath.
         max_context: reject sequences longer than this (0 = the model's
             max_position_embeddings; must not exceed it).
+        compute: "f32" (default) or "bf16": BF16 weights times BF16-rounded
+            activations with F32 sums, about twice the prefill rate, not
+            bit-equal to "f32"; a "bf16" model cannot be trained.
         """
+        computes = {"f32": 0, "bf16": 1}
+        if compute not in computes:
+            raise ScoreValueError(f"compute must be 'f32' or 'bf16', got {compute!r}")
         path_bytes = os.fsencode(path)
         if b"\0" in path_bytes:
             raise ScoreValueError("model path contains a NUL byte")
@@ -361,6 +371,7 @@ class Model(OwnedHandle):
         params.struct_size = ctypes.sizeof(_lib.ModelParamsStruct)
         params.use_mmap = bool(use_mmap)
         params.max_context = _check_int32(max_context, "max_context")
+        params.compute = computes[compute]
         out = _lib.score_model_p()
         _check(_lib.score_model_load(path_bytes, ctypes.byref(params), ctypes.byref(out)))
         if not out.value:

@@ -213,6 +213,7 @@ class ModelParamsStruct(ctypes.Structure):
         ("struct_size", ctypes.c_uint32),
         ("use_mmap", ctypes.c_bool),
         ("max_context", ctypes.c_int32),
+        ("compute", ctypes.c_int32),
     ]
 
 

@@ -148,7 +148,17 @@ def test_struct_mirrors_checked_at_import():
     assert _lib.score_sizeof(12345) == 0
     defaults = _lib.score_model_params_default()
     assert defaults.struct_size == _lib.MODEL_PARAMS_SIZE
-    assert defaults.use_mmap is True and defaults.max_context == 0
+    assert defaults.use_mmap is True and defaults.max_context == 0 and defaults.compute == 0
+
+
+def test_bf16_compute_is_close_to_f32():
+    ids = [1, 42, 7, 99, 3, 15]
+    with score.Model.load(FIXTURES / "qwen2") as exact, score.Model.load(FIXTURES / "qwen2", compute="bf16") as rounded:
+        a, b = exact.logprobs(ids), rounded.logprobs(ids)
+        worst = max(abs(x - y) for x, y in zip(a, b))
+        assert 0 < worst < 0.1
+    with pytest.raises(score.ScoreValueError):
+        score.Model.load(FIXTURES / "qwen2", compute="f16")
 
 
 def test_every_c_function_is_declared():
@@ -192,6 +202,9 @@ def test_system_info():
     assert info["openblas_core"] and info["threads"] >= 1
     if "avx512f" in info["features"] and "avx512bw" in info["features"]:
         assert info["openblas_core"] in ("SkylakeX", "Cooperlake")
+    assert info["kernels"] in info["kernel_paths"] and "reference" in info["kernel_paths"]
+    if "avx2" in info["features"] and "fma" in info["features"]:
+        assert "avx2" in info["kernel_paths"] and info["kernels"] != "reference"
 
 
 def test_threads():
