@@ -187,10 +187,12 @@ public struct Generator {
         for s in states { s.cache.reserve(min(context, s.tokens.count + params.maxNewTokens)) }
         let pendingCounts = leaders.map { states[$0].pending.count }
         let prefillTokens = leaders.flatMap { Array(states[$0].pending) }
+        // One workspace for the prefill and every decoding step: steps allocate nothing.
+        let workspace = Transformer.Workspace()
         let hidden = try prefillTokens.withUnsafeBufferPointer {
             try model.transformer.forward(tokens: $0, segments: zip(leaders, pendingCounts).map {
                 Transformer.Segment(cache: states[$0].cache, count: $1)
-            })
+            }, workspace: workspace)
         }
         var lastRows: [Int] = []
         var row = 0
@@ -198,7 +200,7 @@ public struct Generator {
             row += n
             lastRows.append(row - 1)
         }
-        var logits = lmHead(hidden: hidden, rows: lastRows)
+        var logits = lmHead(hidden: hidden, rows: lastRows, workspace: workspace)
         for (i, s) in states.enumerated() where leaders[rowOf[i]] != i {
             try s.cache.copyPrefix(from: states[leaders[rowOf[i]]].cache)
         }
@@ -240,22 +242,23 @@ public struct Generator {
             let step = active.map { states[$0].tokens.last! }
             for i in active { states[i].cache.reserve(states[i].cache.count + 1) }
             let h = try step.withUnsafeBufferPointer {
-                try model.transformer.forward(tokens: $0, segments: active.map { Transformer.Segment(cache: states[$0].cache, count: 1) })
+                try model.transformer.forward(tokens: $0, segments: active.map { Transformer.Segment(cache: states[$0].cache, count: 1) },
+                                              workspace: workspace)
             }
-            logits = lmHead(hidden: h, rows: Array(0..<active.count))
+            logits = lmHead(hidden: h, rows: Array(0..<active.count), workspace: workspace)
             rowOf = Array(0..<active.count)
         }
         return results
     }
 
     /// Logits [rows.count × vocab] of the given hidden-state rows.
-    private func lmHead(hidden: FloatBuffer, rows: [Int]) -> FloatBuffer {
+    private func lmHead(hidden: FloatBuffer, rows: [Int], workspace: Transformer.Workspace) -> FloatBuffer {
         let H = model.config.hiddenSize, V = model.config.vocabSize
-        let picked = FloatBuffer(count: rows.count * H, zeroed: false)
+        let picked = workspace.buffer(.picked, count: rows.count * H)
         for (j, r) in rows.enumerated() {
             (picked.pointer + j * H).update(from: hidden.pointer + r * H, count: H)
         }
-        let out = FloatBuffer(count: rows.count * V, zeroed: false)
+        let out = workspace.buffer(.logits, count: rows.count * V)
         // One row per sequence, prefill or decode; a row's logits do not
         // depend on how many others share the step (MatMul's contract).
         model.weights.lmHead.multiply(picked.pointer, rows: rows.count, ldx: H, into: out.pointer, ldo: V,

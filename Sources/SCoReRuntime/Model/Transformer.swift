@@ -30,6 +30,22 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// Scratch buffers of a forward pass, kept between passes: each grows to
+    /// the largest size asked for and is then reused.
+    public final class Workspace {
+        enum Slot: Int, CaseIterable { case x, h, q, k, v, attn, gate, up, scores, cosTable, sinTable, picked, logits }
+        private var buffers: [FloatBuffer?] = Array(repeating: nil, count: Slot.allCases.count)
+
+        public init() {}
+
+        func buffer(_ slot: Slot, count: Int) -> FloatBuffer {
+            if let b = buffers[slot.rawValue], b.count >= count { return b }
+            let b = FloatBuffer(count: max(count, 1), zeroed: false)
+            buffers[slot.rawValue] = b
+            return b
+        }
+    }
+
     public init(config: ModelConfig, weights: Weights) {
         self.config = config
         self.weights = weights
@@ -46,8 +62,14 @@ public final class Transformer: @unchecked Sendable {
     /// Runs rows of several sequences at once; `tokens` holds the rows of
     /// segments[0], then segments[1], … Returns hidden states [R × H] in that order.
     /// Every segment's cache must be distinct.
-    public func forward(tokens: UnsafeBufferPointer<Int32>, segments: [Segment]) throws -> FloatBuffer {
+    ///
+    /// A `workspace` lends the step's scratch buffers (and the returned
+    /// hidden states, valid until its next use): a decoding loop passes one,
+    /// so its steps allocate nothing.
+    public func forward(tokens: UnsafeBufferPointer<Int32>, segments: [Segment],
+                        workspace: Workspace? = nil) throws -> FloatBuffer {
         let c = config
+        let scratch = workspace ?? Workspace()
         let R = tokens.count
         guard R > 0 else { throw ScoreError.invalidArgument("no tokens to process") }
         guard segments.reduce(0, { $0 + $1.count }) == R else {
@@ -63,19 +85,19 @@ public final class Transformer: @unchecked Sendable {
         }
         let H = c.hiddenSize, Q = c.qDim, K = c.kvDim, I = c.intermediateSize, D = c.headDim
 
-        let x = FloatBuffer(count: R * H, zeroed: false)        // residual stream
-        let h = FloatBuffer(count: R * H, zeroed: false)        // normed input of a block
-        let q = FloatBuffer(count: R * Q, zeroed: false)
-        let k = FloatBuffer(count: R * K, zeroed: false)
-        let v = FloatBuffer(count: R * K, zeroed: false)
-        let attn = FloatBuffer(count: R * Q, zeroed: false)
-        let gate = FloatBuffer(count: R * I, zeroed: false)
-        let up = FloatBuffer(count: R * I, zeroed: false)
+        let x = scratch.buffer(.x, count: R * H)        // residual stream
+        let h = scratch.buffer(.h, count: R * H)        // normed input of a block
+        let q = scratch.buffer(.q, count: R * Q)
+        let k = scratch.buffer(.k, count: R * K)
+        let v = scratch.buffer(.v, count: R * K)
+        let attn = scratch.buffer(.attn, count: R * Q)
+        let gate = scratch.buffer(.gate, count: R * I)
+        let up = scratch.buffer(.up, count: R * I)
         // Decoding (one row per sequence) gives every (sequence, KV head) its own scores row.
         let decoding = segments.allSatisfy { $0.count == 1 }
-        let scores = FloatBuffer(count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys, zeroed: false)
-        let cosTable = FloatBuffer(count: R * D / 2, zeroed: false)
-        let sinTable = FloatBuffer(count: R * D / 2, zeroed: false)
+        let scores = scratch.buffer(.scores, count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys)
+        let cosTable = scratch.buffer(.cosTable, count: R * D / 2)
+        let sinTable = scratch.buffer(.sinTable, count: R * D / 2)
         var row = 0
         for s in segments {
             rope.tables(start: s.cache.count, count: s.count,
