@@ -17,8 +17,75 @@ enum BenchCommand {
     static let gemmHelp = """
     usage: score-cli bench-gemm [--size N] [--repeat R] [--threads T] [--json]
 
-    Measures cblas_sgemm on N x N matrices (default 1024): the F32 compute
-    limit every other figure is compared with.
+    Measures cblas_sgemm on N x N matrices (default 1024), and our own
+    kernels (MatMul, the SCORE_KERNELS path) on the same product: the F32
+    compute limits every other figure is compared with.
+    """
+
+    static let computeHelp = """
+    usage: score-cli bench-compute DIR [--tokens N] [--threads T] [--json]
+
+    The cost of BF16 compute: loads the model in DIR twice (--compute f32
+    and bf16), runs N tokens (default 512; ids from a fixed seed) through
+    both, and reports the largest |difference| of the log-probability of
+    each next token, the mean and largest KL(f32 || bf16) of the next-token
+    distributions, how often the two argmax tokens differ, and both times.
+    """
+
+    static func runCompute(_ args: Arguments) throws {
+        guard args.positional.count == 1 else { throw UsageError("bench-compute takes exactly one model directory") }
+        var exactOptions = modelLoadOptions, roundedOptions = modelLoadOptions
+        exactOptions.compute = .f32
+        roundedOptions.compute = .bf16
+        let exact = try Model.load(directory: args.positional[0], options: exactOptions)
+        let rounded = try Model.load(directory: args.positional[0], options: roundedOptions)
+        let n = try args.int("tokens", default: 512, range: 2...exact.contextLength)
+        var rng = SplitMix(seed: 42)
+        let V = exact.config.vocabSize
+        let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(V)) }
+        func timed(_ model: Model) throws -> ([Float], Double) {
+            _ = try model.allLogits(tokens: Array(tokens.prefix(8)))
+            let t0 = now()
+            let logits = try model.allLogits(tokens: tokens)
+            return (logits, now() - t0)
+        }
+        let (a, exactSeconds) = try timed(exact)
+        let (b, roundedSeconds) = try timed(rounded)
+        var worstLogProb = 0.0, klSum = 0.0, klMax = 0.0, argmaxDiffer = 0
+        for t in 0..<(n - 1) {
+            let rowA = a[(t * V)..<((t + 1) * V)], rowB = b[(t * V)..<((t + 1) * V)]
+            func logSoftmax(_ row: ArraySlice<Float>) -> [Double] {
+                let top = Double(row.max()!)
+                let sum = row.reduce(0.0) { $0 + exp(Double($1) - top) }
+                return row.map { Double($0) - top - log(sum) }
+            }
+            let la = logSoftmax(rowA), lb = logSoftmax(rowB)
+            let next = Int(tokens[t + 1])
+            worstLogProb = max(worstLogProb, abs(la[next] - lb[next]))
+            var kl = 0.0
+            for j in 0..<V { kl += exp(la[j]) * (la[j] - lb[j]) }
+            klSum += kl
+            klMax = max(klMax, kl)
+            if la.indices.max(by: { la[$0] < la[$1] }) != lb.indices.max(by: { lb[$0] < lb[$1] }) { argmaxDiffer += 1 }
+        }
+        let positions = Double(n - 1)
+        if args.flags.contains("json") {
+            try printJSON([("bench", .string("compute")), ("tokens", jsonInt(n)), ("max_abs_logprob_diff", JSON.number(worstLogProb)),
+                           ("mean_kl", JSON.number(klSum / positions)), ("max_kl", JSON.number(klMax)),
+                           ("argmax_differs", jsonInt(argmaxDiffer)), ("f32_seconds", JSON.number(exactSeconds)),
+                           ("bf16_seconds", JSON.number(roundedSeconds)), ("kernels", .string(KernelPath.active.name)),
+                           ("threads", jsonInt(BLAS.threadCount))])
+        } else {
+            print("bf16 vs f32 compute over \(n) tokens: max |Δ log-prob| \(sci(worstLogProb)), mean KL \(sci(klSum / positions)), max KL \(sci(klMax)), argmax differs at \(argmaxDiffer) of \(n - 1) positions; \(fmt(exactSeconds * 1000)) ms vs \(fmt(roundedSeconds * 1000)) ms (\(KernelPath.active.name), \(BLAS.threadCount) threads)")
+        }
+    }
+
+    static let memoryHelp = """
+    usage: score-cli bench-memory [--mb M] [--repeat R] [--threads T] [--json]
+
+    Measures read bandwidth: T threads sum a buffer of M MB (default 1024),
+    best of R passes (default 5). Decoding reads every weight once per step,
+    so bytes per step / this figure is its time limit.
     """
 
     static func now() -> Double {
@@ -116,12 +183,64 @@ enum BenchCommand {
             BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
             best = min(best, now() - t0)
         }
-        let gflops = 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+        var oursBest = Double.infinity
+        MatMul.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+        for _ in 0..<repeats {
+            let t0 = now()
+            MatMul.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            oursBest = min(oursBest, now() - t0)
+        }
+        let flops = 2 * Double(n) * Double(n) * Double(n)
         if args.flags.contains("json") {
             try printJSON([("bench", .string("sgemm")), ("size", jsonInt(n)), ("seconds", JSON.number(best)),
-                           ("gflops", JSON.number(gflops)), ("threads", jsonInt(BLAS.threadCount))])
+                           ("gflops", JSON.number(flops / best / 1e9)), ("openblas_core", .string(OpenBLASCore.activeName)),
+                           ("ours_seconds", JSON.number(oursBest)), ("ours_gflops", JSON.number(flops / oursBest / 1e9)),
+                           ("kernels", .string(KernelPath.active.name)), ("threads", jsonInt(BLAS.threadCount))])
         } else {
-            print("sgemm \(n)x\(n)x\(n): \(fmt(best * 1000)) ms  \(fmt(gflops)) GFLOP/s  (\(BLAS.threadCount) threads)")
+            for (name, kernels, seconds) in [("sgemm", "OpenBLAS " + OpenBLASCore.activeName, best), ("ours", KernelPath.active.name, oursBest)] {
+                print("\(name) (\(kernels)) \(n)x\(n)x\(n): \(fmt(seconds * 1000)) ms  \(fmt(flops / seconds / 1e9)) GFLOP/s  (\(BLAS.threadCount) threads)")
+            }
+        }
+    }
+
+    static func runMemory(_ args: Arguments) throws {
+        let megabytes = try args.int("mb", default: 1024, range: 16...65536)
+        let repeats = try args.int("repeat", default: 5, range: 1...1000)
+        let count = megabytes << 18  // floats
+        let buffer = FloatBuffer(count: count)
+        let pool = ThreadPool.shared
+        let parts = pool.threads
+        let per = (count / parts) / 64 * 64
+        let sums = FloatBuffer(count: parts * 16)
+        func pass() {
+            pool.run(parts: parts) { part in
+                let base = UnsafeRawPointer(buffer.pointer + part * per)
+                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                var i = 0
+                while i < per {
+                    a0 += base.load(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                    a1 += base.load(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+                    a2 += base.load(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
+                    a3 += base.load(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
+                    i += 64
+                }
+                let total = a0 + a1 + a2 + a3
+                for l in 0..<16 { sums.pointer[part * 16 + l] = total[l] }
+            }
+        }
+        pass()
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = now()
+            pass()
+            best = min(best, now() - t0)
+        }
+        let bytes = Double(per * parts * 4)
+        if args.flags.contains("json") {
+            try printJSON([("bench", .string("memory")), ("bytes", JSON.number(bytes)), ("seconds", JSON.number(best)),
+                           ("gbps", JSON.number(bytes / best / 1e9)), ("threads", jsonInt(parts))])
+        } else {
+            print("memory read \(megabytes) MB: \(fmt(best * 1000)) ms  \(fmt(bytes / best / 1e9)) GB/s  (\(parts) threads)")
         }
     }
 
@@ -229,6 +348,14 @@ enum BenchCommand {
                 print("\(name) (\(name == "sgemm" ? "OpenBLAS " + OpenBLASCore.activeName : KernelPath.active.name)) \(dtype) \(m)x\(n)x\(k): \(fmt(seconds * 1e6)) us  \(fmt(flops / seconds / 1e9)) GFLOP/s  \(fmt(bytes / seconds / 1e9)) GB/s of weights  (\(BLAS.threadCount) threads)")
             }
         }
+    }
+
+    /// Three significant digits in scientific notation ("1.23e-4").
+    static func sci(_ v: Double) -> String {
+        guard v != 0, v.isFinite else { return "\(v)" }
+        let e = Int((log10(abs(v))).rounded(.down))
+        let m = (v / pow(10, Double(e)) * 100).rounded() / 100
+        return "\(m)e\(e)"
     }
 
     static func fmt(_ v: Double) -> String {

@@ -17,6 +17,8 @@ commands:
   correct DIR --in F --out G   generate, then revise, for every problem in a JSONL file
   bench DIR [--tokens N]       time a prefill of N tokens (default 512)
   bench-decode DIR [--batch B] decode tokens/s after a prompt, B sequences at once
+  bench-memory                 read bandwidth (the decoding limit)
+  bench-compute DIR            what BF16 compute costs in accuracy (log-probs, KL) and gains in time
   bench-gemm [--size N]        OpenBLAS sgemm throughput (this machine's limit)
   bench-matmul [--rows M]      one decoding-step product with each kernel
   bench-verify [--data F]      math verifier pairs/s (default: the math-verify fixture)
@@ -37,7 +39,7 @@ underneath (at the cost of a private copy of the weights).
 """
 
 /// Commands that load a model, and so take --no-mmap.
-let modelCommands: Set<String> = ["info", "logprobs", "generate", "correct", "bench", "bench-decode", "sft", "train", "eval"]
+let modelCommands: Set<String> = ["info", "logprobs", "generate", "correct", "bench", "bench-decode", "bench-compute", "sft", "train", "eval"]
 let noMmapHelp = """
   --no-mmap               read the weight files into memory instead of mapping them:
                           a mapped file truncated on disk while in use kills the
@@ -68,6 +70,8 @@ let commands: [Command] = [
     Command(name: "bench-matmul", help: BenchCommand.matmulHelp, valueOptions: ["rows", "n", "k", "dtype", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runMatmul),
     Command(name: "bench-verify", help: BenchCommand.verifyHelp, valueOptions: ["data", "repeat"], flagOptions: ["help", "json"], run: BenchCommand.runVerify),
     Command(name: "bench-gemm", help: BenchCommand.gemmHelp, valueOptions: ["size", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runGemm),
+    Command(name: "bench-compute", help: BenchCommand.computeHelp, valueOptions: ["tokens", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runCompute),
+    Command(name: "bench-memory", help: BenchCommand.memoryHelp, valueOptions: ["mb", "repeat", "threads"], flagOptions: ["help", "json"], run: BenchCommand.runMemory),
     Command(name: "tokenize", help: TokenizeCommand.help, valueOptions: TokenizeCommand.valueOptions, flagOptions: TokenizeCommand.flagOptions, run: TokenizeCommand.run),
     Command(name: "chat-template", help: ChatTemplateCommand.help, valueOptions: ChatTemplateCommand.valueOptions, flagOptions: ChatTemplateCommand.flagOptions, run: ChatTemplateCommand.run),
     Command(name: "sft", help: SFTCommand.help, valueOptions: SFTCommand.valueOptions, flagOptions: SFTCommand.flagOptions, run: SFTCommand.run),

@@ -116,6 +116,9 @@ expect_error 2 "--dtype must be f32 or bf16" bench-matmul --dtype f16
 expect_error 2 "--threads must be an integer in 0\.\.\." generate "$models/qwen2" --ids 1,2,3 --threads 20000
 expect_error 2 "--threads must be an integer in 0\.\.\." logprobs "$models/qwen2" --ids 1,2,3 --threads -1
 expect_error 2 "--rows" bench-matmul --rows 0
+expect_ok "^memory read 16 MB: .* GB/s" bench-memory --mb 16 --repeat 1
+expect_ok "^bf16 vs f32 compute over 40 tokens: max \|Δ log-prob\| [0-9]" bench-compute "$models/qwen2" --tokens 40
+expect_ok "^ours \\([a-z0-9]*\\) 64x64x64: .* GFLOP/s" bench-gemm --size 64 --repeat 1
 expect_error 2 "unknown option --bogus" info "$models/qwen2" --bogus
 expect_error 2 "exactly one model directory" info
 expect_error 2 "needs --ids" logprobs "$models/qwen2"
@@ -336,7 +339,7 @@ grep -q '"logprobs": \[null, null, null\]' "$tmp/nan.json" || { echo "FAIL: NaN 
 valid_json "logprobs --json (NaN)" "$tmp/nanlp.json"
 for args in "info $models/qwen2 --json" "info --system --json" "logprobs $models/qwen2 --ids 1,5,9 --json" \
             "bench $models/qwen2 --tokens 4 --repeat 1 --json" "bench-gemm --size 16 --repeat 1 --json" \
-            "bench-matmul --rows 2 --n 20 --k 33 --repeat 1 --json"; do
+            "bench-matmul --rows 2 --n 20 --k 33 --repeat 1 --json" "bench-memory --mb 16 --repeat 1 --json"; do
     # shellcheck disable=SC2086
     "$cli" $args >"$tmp/any.json" 2>/dev/null || { echo "FAIL: score-cli $args exited non-zero"; failures=$((failures+1)); }
     valid_json "score-cli $args" "$tmp/any.json"

@@ -158,12 +158,13 @@ class Ours:
 
     def commands(self) -> dict[str, list[str]]:
         t = str(self.a.threads)
+        compute = ["--compute", self.a.compute] if self.a.compute != "f32" else []
         cmds = {"prefill512": [str(self.cli), "bench", str(self.model_dir), "--tokens", str(PREFILL),
-                               "--repeat", "1", "--threads", t, "--json"]}
+                               "--repeat", "1", "--threads", t, "--json"] + compute}
         for b in self.a.batch_list:
             cmds[f"decode_b{b}"] = [str(self.cli), "bench-decode", str(self.model_dir), "--batch", str(b),
                                     "--prompt", str(PROMPT), "--new", str(NEW), "--repeat", "1",
-                                    "--threads", t, "--json"]
+                                    "--threads", t, "--json"] + compute
         return cmds
 
     def round(self, a) -> dict[str, dict]:
@@ -384,7 +385,8 @@ def print_table(line: dict) -> None:
     s, engines = line["summary"], line["engines_run"]
     bound = line["bandwidth_bound_tps"]
     print()
-    print(f"{line['shape']} {line['dtype']}, {line['threads']} threads, {line['rounds']} alternating rounds; "
+    print(f"{line['shape']} {line['dtype']} (ours: kernels {line['kernels']}, compute {line['compute']}), "
+          f"{line['threads']} threads, {line['rounds']} alternating rounds; "
           f"tokens/s, median over rounds (best round); decode = {NEW} new tokens after a {PROMPT}-token prompt")
     cols = [ENGINE_NAMES[e] for e in engines]
     ratios = [e for e in ("llamacpp", "torch") if e in engines and "ours" in engines]
@@ -430,6 +432,9 @@ def main() -> None:
     p.add_argument("--bin-dir", type=Path, default=llamacpp.DEFAULT_BIN, help="llama.cpp binaries")
     p.add_argument("--cli", type=Path, default=ROOT / ".build" / "release" / "score-cli")
     p.add_argument("--cli-wait", type=float, default=600, help="s to wait for a score-cli being rebuilt")
+    p.add_argument("--kernels", choices=["reference", "avx2", "avx512", "avx512bf16"],
+                   help="our kernel path (sets SCORE_KERNELS for score-cli; default: the CPU's best)")
+    p.add_argument("--compute", choices=["f32", "bf16"], default="f32", help="our inference arithmetic (score-cli --compute)")
     p.add_argument("--model-dir", type=Path, help="default: bench-models/<shape>-<dtype>/ (made if missing)")
     p.add_argument("--membw", type=Path, default=Path(os.environ.get("MEMBW_BIN", "/work/peers/membw/membw")),
                    help="memory-bandwidth tool run at start and end; skipped if missing")
@@ -444,6 +449,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="append the JSON line to this file")
     a = p.parse_args()
     a.batch_list = sorted({int(x) for x in a.batches.split(",") if x.strip()})
+    if a.kernels:
+        os.environ["SCORE_KERNELS"] = a.kernels
     wanted = [e.strip() for e in a.engines.split(",") if e.strip()]
     if bad := [e for e in wanted if e not in ENGINES]:
         p.error(f"unknown engine(s) {bad}; choose from {','.join(ENGINES)}")
@@ -487,6 +494,7 @@ def main() -> None:
     summary = summarize(rounds, a.batch_list)
     line = {
         "bench": "decode-vs-peers", "shape": a.shape, "dtype": a.dtype, "threads": a.threads, "rounds": a.rounds,
+        "kernels": a.kernels or "best", "compute": a.compute,
         "batches": a.batch_list, "prompt": PROMPT, "new": NEW, "prefill_tokens": PREFILL,
         "model_dir": str(model_dir), "gguf": str(gguf), "cli": str(a.cli),
         "engines_run": list(engines), "engines_skipped": skipped,
