@@ -283,9 +283,12 @@ void scorek_gemm_f32(long m, long n, long k, const float *a, long rs_a, long cs_
     }
 }
 
-/* A decoding step's few rows read each weight once: no k-blocks then, so
- * every panel streams from memory in one sequential run. */
-static long k_block(long m, long k, long mr) { return m <= mr ? k : KC; }
+/* A decoding step's rows (up to a few dozen sequences) read each weight
+ * from memory once: no k-blocks then, so the panels stream in one
+ * sequential run (k-blocks would jump a panel's length between reads) while
+ * the rows of A stay in L1/L2. */
+enum { STREAM_ROWS = 64 };
+static long k_block(long m, long k) { return m <= STREAM_ROWS ? k : KC; }
 
 void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
                             const float *packed, float *c, long ldc, int accumulate) {
@@ -295,7 +298,7 @@ void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
         return;
     }
     const struct scorek_gemm_ops *o = ops();
-    long kb = k_block(m, k, o->mr_f32);
+    long kb = k_block(m, k);
     for (long pc = 0; pc < k; pc += kb) {
         long kc = k - pc < kb ? k - pc : kb;
         f32_block(o, m, n, kc, a + pc, lda, 1, packed + pc * SCOREK_NR, SCOREK_NR * k, c, ldc,
@@ -370,7 +373,7 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
                     uint32_t hi = 2 * t + 1 < k ? scorek_bf16_round(a[i * lda + 2 * t + 1]) : 0;
                     pairs[i * kp + t] = lo | hi << 16;
                 }
-            long kb = m <= o->mr_bf16dot ? kp : KC / 2;
+            long kb = m <= STREAM_ROWS ? kp : KC / 2;
             for (long t0 = 0; t0 < kp; t0 += kb) {
                 long kc = kp - t0 < kb ? kp - t0 : kb;
                 bf16dot_block(o, m, n, kc, pairs + t0, kp, packed + t0 * 64, stride, c, ldc,
@@ -395,7 +398,7 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
         x = rounded;
         ldx = k;
     }
-    long kb = k_block(m, k, o->mr_bf16w);
+    long kb = k_block(m, k);
     for (long pc = 0; pc < k; pc += kb) {
         long kc = k - pc < kb ? k - pc : kb;
         bf16w_block(o, m, n, kc, x + pc, ldx, packed + pc * SCOREK_NR, stride, c, ldc, accumulate || pc > 0);
