@@ -235,20 +235,29 @@ static void zero_c(long m, long n, float *c, long ldc) {
     for (long i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
 }
 
-/* One k-block: C[m x n] over panels at `bp` (panel q at bp + q*panel_stride). */
+/* One k-block: C[m x n] over panels at `bp` (panel q at bp + q*panel_stride):
+ * blocks of A's rows (L2) down each panel (L1), in tiles of even height.
+ * TILE(rows, row, panel, ncols) calls the kernel on one tile. */
+#define BLOCK_LOOPS(MR, TILE)                                                          \
+    do {                                                                               \
+        long mc_ = (MR) * MC_TILES;                                                    \
+        for (long ic = 0; ic < m; ic += mc_) {                                         \
+            long mb = m - ic < mc_ ? m - ic : mc_, mr = tile_rows(mb, (MR));           \
+            for (long q = 0; q < panels(n); q++) {                                     \
+                long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR; \
+                for (long ir = 0; ir < mb; ir += mr)                                   \
+                    TILE(mb - ir < mr ? mb - ir : mr, ic + ir, q, ncols);              \
+            }                                                                          \
+        }                                                                              \
+    } while (0)
+
 static void f32_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
                       const float *a, long rs_a, long cs_a, const float *bp, long panel_stride,
                       float *c, long ldc, int load_c) {
-    long mc = o->mr_f32 * MC_TILES;
-    for (long ic = 0; ic < m; ic += mc) {
-        long mb = m - ic < mc ? m - ic : mc, mr = tile_rows(mb, o->mr_f32);
-        for (long q = 0; q < panels(n); q++) {
-            long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR;
-            for (long ir = 0; ir < mb; ir += mr)
-                o->f32(mb - ir < mr ? mb - ir : mr, kc, a + (ic + ir) * rs_a, rs_a, cs_a,
-                       bp + q * panel_stride, c + (ic + ir) * ldc + q * SCOREK_NR, ldc, ncols, load_c);
-        }
-    }
+#define F32_TILE(rows, row, q, ncols) \
+    o->f32(rows, kc, a + (row) * rs_a, rs_a, cs_a, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c)
+    BLOCK_LOOPS(o->mr_f32, F32_TILE);
+#undef F32_TILE
 }
 
 void scorek_gemm_f32(long m, long n, long k, const float *a, long rs_a, long cs_a,
@@ -309,31 +318,19 @@ void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
 static void bf16w_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
                         const float *a, long lda, const uint16_t *bp, long panel_stride,
                         float *c, long ldc, int load_c) {
-    long mc = o->mr_bf16w * MC_TILES;
-    for (long ic = 0; ic < m; ic += mc) {
-        long mb = m - ic < mc ? m - ic : mc, mr = tile_rows(mb, o->mr_bf16w);
-        for (long q = 0; q < panels(n); q++) {
-            long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR;
-            for (long ir = 0; ir < mb; ir += mr)
-                o->bf16w(mb - ir < mr ? mb - ir : mr, kc, a + (ic + ir) * lda, lda, 1,
-                         bp + q * panel_stride, c + (ic + ir) * ldc + q * SCOREK_NR, ldc, ncols, load_c);
-        }
-    }
+#define BF16W_TILE(rows, row, q, ncols) \
+    o->bf16w(rows, kc, a + (row) * lda, lda, 1, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c)
+    BLOCK_LOOPS(o->mr_bf16w, BF16W_TILE);
+#undef BF16W_TILE
 }
 
 static void bf16dot_block(const struct scorek_gemm_ops *o, long m, long n, long kp,
                           const uint32_t *a, long lda, const uint16_t *bp, long panel_stride,
                           float *c, long ldc, int load_c) {
-    long mc = o->mr_bf16dot * MC_TILES;
-    for (long ic = 0; ic < m; ic += mc) {
-        long mb = m - ic < mc ? m - ic : mc, mr = tile_rows(mb, o->mr_bf16dot);
-        for (long q = 0; q < panels(n); q++) {
-            long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR;
-            for (long ir = 0; ir < mb; ir += mr)
-                o->bf16dot(mb - ir < mr ? mb - ir : mr, kp, a + (ic + ir) * lda, lda,
-                           bp + q * panel_stride, c + (ic + ir) * ldc + q * SCOREK_NR, ldc, ncols, load_c);
-        }
-    }
+#define BF16DOT_TILE(rows, row, q, ncols) \
+    o->bf16dot(rows, kp, a + (row) * lda, lda, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c)
+    BLOCK_LOOPS(o->mr_bf16dot, BF16DOT_TILE);
+#undef BF16DOT_TILE
 }
 
 /* BF16 compute without memory for a rounded copy of A: the emulation's

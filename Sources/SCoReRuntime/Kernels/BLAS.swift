@@ -1,89 +1,44 @@
 import CBLAS
 
-/// Thin wrappers over OpenBLAS. All matrices are row-major F32.
+/// OpenBLAS, the reference our kernels are tested against (`MatMul` runs
+/// the library's products) and the peak `score-cli bench-gemm` reports.
+/// All matrices are row-major F32; the three forms are MatMul's.
 ///
 /// OpenBLAS runs single-threaded; a large product is split into one slab
-/// of output columns (or rows) per thread of our pool, each slab one
-/// sgemm call. With OpenBLAS's own threads next to ours, a 2-core machine
-/// ran three busy threads: each side's idle workers spun and yielded while
-/// the other computed, and every switch between our kernels and a product
-/// cost a hand-over. One set of threads does all the work instead.
+/// per thread of our pool (`MatMul.split`), each slab one sgemm call, so a
+/// 2-core machine never runs OpenBLAS's threads next to ours.
 public enum BLAS {
     /// C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C.
-    /// This is `x · Wᵀ` for a weight W stored [out × in] as Hugging Face does.
-    @inline(__always)
-    public static func matmulTransposedB(
-        m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
-    ) {
-        split(m: m, n: n, k: k) { rows, cols in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(cols.count), Int32(k),
-                        alpha, a + rows.lowerBound * lda, Int32(lda), b + cols.lowerBound * ldb, Int32(ldb),
-                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
-        }
+    public static func matmulTransposedB(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                         alpha: Float = 1, beta: Float = 0) {
+        sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, beta: beta)
     }
 
     /// C[m×n] = alpha · A[m×k] · B[k×n] + beta · C.
-    @inline(__always)
-    public static func matmul(
-        m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
-    ) {
-        split(m: m, n: n, k: k) { rows, cols in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(cols.count), Int32(k),
-                        alpha, a + rows.lowerBound * lda, Int32(lda), b + cols.lowerBound, Int32(ldb),
-                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
-        }
+    public static func matmul(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                              b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                              alpha: Float = 1, beta: Float = 0) {
+        sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, beta: beta)
     }
 
     /// C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C.
-    /// This is the weight gradient `dYᵀ · X` of a projection (rows summed over).
-    @inline(__always)
-    public static func matmulTransposedA(
-        m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
-    ) {
-        split(m: m, n: n, k: k) { rows, cols in
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows.count), Int32(cols.count), Int32(k),
-                        alpha, a + rows.lowerBound, Int32(lda), b + cols.lowerBound, Int32(ldb),
-                        beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
-        }
+    public static func matmulTransposedA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                         alpha: Float = 1, beta: Float = 0) {
+        sgemm(transA: true, transB: false, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, beta: beta)
     }
 
-    /// Products smaller than this many multiply-adds run on the calling thread.
-    static let parallelWork = 1 << 20
-
-    /// Calls body(rows, cols) over slabs of the m × n output, one per pool
-    /// thread, cut across the longer side. Each slab's sgemm packs its own
-    /// copy of the operand that spans the slab: the rows of A for a column
-    /// slab, the columns of B for a row slab. Cutting the longer side copies
-    /// the smaller operand twice (a projection over 2,048 tokens: the
-    /// 576 × 576 weight rather than the 2,048 × 576 activations). Slab edges
-    /// fall on multiples of 16 so every slab keeps sgemm's full-width kernels.
-    @inline(__always)
-    static func split(m: Int, n: Int, k: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
-        let pool = ThreadPool.shared
-        let threads = pool.threads
-        guard threads > 1, m * n * k >= parallelWork, max(m, n) >= 32 * threads else {
-            body(0..<m, 0..<n)
-            return
-        }
-        let byColumns = n >= 32 * threads && (n >= m || m < 32 * threads)
-        let extent = byColumns ? n : m
-        let slab = ((extent + threads - 1) / threads + 15) / 16 * 16
-        let parts = (extent + slab - 1) / slab
-        pool.run(parts: parts) { p in
-            let range = (p * slab)..<min(extent, (p + 1) * slab)
-            if byColumns { body(0..<m, range) } else { body(range, 0..<n) }
+    static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+        _ = prepare
+        MatMul.split(m: m, n: n, k: k) { rows, cols in
+            // A slab of rows starts row r of A (column r of Aᵀ); a slab of columns, column j of B (row j of Bᵀ).
+            let aStart = transA ? rows.lowerBound : rows.lowerBound * lda
+            let bStart = transB ? cols.lowerBound * ldb : cols.lowerBound
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(cols.count), Int32(k), alpha, a + aStart, Int32(lda),
+                        b + bStart, Int32(ldb), beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc))
         }
     }
 
