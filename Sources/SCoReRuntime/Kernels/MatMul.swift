@@ -99,12 +99,16 @@ public enum MatMul {
     /// the B panels it reads, so cutting the longer side copies the smaller
     /// operand twice. Column slabs start on panel boundaries (32 columns):
     /// a packed weight's slab is then whole panels.
+    ///
+    /// `work` is what decides whether threads pay (default m·n·k multiply-
+    /// adds); a decoding step on packed weights counts each weight it reads
+    /// as several (it is bound by memory, not arithmetic).
     @inline(__always)
-    static func split(m: Int, n: Int, k: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+    static func split(m: Int, n: Int, k: Int, work: Int? = nil, _ body: (Range<Int>, Range<Int>) -> Void) {
         let pool = ThreadPool.shared
         let threads = pool.threads
         let panel = Int(SCOREK_PANEL)
-        guard threads > 1, m * n * k >= parallelWork, max(m, n) >= panel * threads else {
+        guard threads > 1, (work ?? m * n * k) >= parallelWork, max(m, n) >= panel * threads else {
             body(0..<m, 0..<n)
             return
         }

@@ -98,16 +98,19 @@ public struct WeightMatrix: @unchecked Sendable {
                          into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
         let n = rows, k = cols
         guard m > 0, n > 0 else { return }
+        // Streaming a weight from memory costs about what 16 multiply-adds do:
+        // a decoding step splits even a small projection across the threads.
+        let work = max(m, 16) * n * k
         switch storage {
         case .packedF32(let p):
-            MatMul.split(m: m, n: n, k: k) { r, c in
+            MatMul.split(m: m, n: n, k: k, work: work) { r, c in
                 scorek_gemm_packed_f32(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
                                        p + c.lowerBound * k, out + r.lowerBound * ldo + c.lowerBound, ldo,
                                        accumulate ? 1 : 0)
             }
         case .packedBF16(let p, let bf16Compute):
             let pairs = (k + 1) / 2 * 2
-            MatMul.split(m: m, n: n, k: k) { r, c in
+            MatMul.split(m: m, n: n, k: k, work: work) { r, c in
                 scorek_gemm_packed_bf16(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
                                         p + c.lowerBound * pairs, out + r.lowerBound * ldo + c.lowerBound, ldo,
                                         accumulate ? 1 : 0, bf16Compute ? 1 : 0)
