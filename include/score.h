@@ -190,6 +190,12 @@ typedef struct score_model_params {
      * (score_trainer_new fails): RL needs rollout log-probs equal to the
      * trainer's. */
     int32_t compute;
+    /* Pack every weight matrix once at load into the layout our kernels
+     * stream (true, the default: the fastest inference). A model loaded
+     * only to be trained may pass false: trainers read row-major F32 and
+     * would otherwise hold an unpacked copy next to the packed one.
+     * SCORE_COMPUTE_BF16 needs true. */
+    bool pack;
 } score_model_params;
 
 enum {

@@ -26,7 +26,7 @@ void scoreabi_set_last_error(const char *msg) {
 
 /* Layout is ABI: fields are only ever appended. */
 _Static_assert(offsetof(score_model_params, struct_size) == 0, "struct_size first");
-_Static_assert(sizeof(score_model_params) == 16, "score_model_params layout");
+_Static_assert(sizeof(score_model_params) == 20, "score_model_params layout");
 _Static_assert(offsetof(score_model_info, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(score_model_info, n_params) == 72, "score_model_info layout");
 _Static_assert(sizeof(score_model_info) == 128, "score_model_info layout");

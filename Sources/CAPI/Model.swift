@@ -6,7 +6,7 @@ import SCoReRuntime
 @c @implementation
 public func score_model_params_default() -> score_model_params {
     score_model_params(struct_size: UInt32(MemoryLayout<score_model_params>.size), use_mmap: true, max_context: 0,
-                       compute: Int32(SCORE_COMPUTE_F32))
+                       compute: Int32(SCORE_COMPUTE_F32), pack: true)
 }
 
 @c @implementation
@@ -24,7 +24,7 @@ public func score_model_load(_ dir: UnsafePointer<CChar>?, _ params: UnsafePoint
         default: throw ScoreError.invalidArgument("compute \(p.compute) is not SCORE_COMPUTE_F32 (0) or SCORE_COMPUTE_BF16 (1)")
         }
         let options = LoadOptions(useMapping: p.use_mmap, maxContext: p.max_context == 0 ? nil : Int(p.max_context),
-                                  compute: compute)
+                                  pack: p.pack, compute: compute)
         let model = try Model.load(directory: path, options: options)
         out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
     }

@@ -123,6 +123,10 @@ static void test_load_errors(void) {
     bad = score_model_params_default();
     bad.compute = 7;
     CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "compute");
+    bad = score_model_params_default();
+    bad.compute = SCORE_COMPUTE_BF16;
+    bad.pack = false;
+    CHECK_ERR(score_model_load(model_path("qwen2"), &bad, &m), SCORE_ERR_INVALID_ARGUMENT, "packed");
 
     /* BF16 compute: close to F32 (not equal), and not trainable. */
     score_model_params f32 = score_model_params_default(), bf16 = score_model_params_default();

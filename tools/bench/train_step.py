@@ -109,7 +109,8 @@ def worker_ours(a) -> dict:
     score.set_n_threads(a.threads)
     seqs = json.loads(Path(a.data).read_text())
     masks = [[0] + [1] * (len(s) - 1) for s in seqs]
-    with score.Model.load(a.model) as model:
+    # Training reads row-major F32: a model loaded to be trained is not packed (scoring is inference).
+    with score.Model.load(a.model, pack=a.task == "score") as model:
         if a.task == "score":
             model.logprobs_batch(seqs)  # warm-up
             t0 = time.perf_counter()

@@ -346,6 +346,7 @@ class Model(OwnedHandle):
         use_mmap: bool = True,
         max_context: int = 0,
         compute: str = "f32",
+        pack: bool = True,
     ) -> "Model":
         """Load a Hugging Face model directory (config.json, optional
         generation_config.json, model.safetensors or sharded safetensors).
@@ -360,6 +361,9 @@ class Model(OwnedHandle):
         compute: "f32" (default) or "bf16": BF16 weights times BF16-rounded
             activations with F32 sums, about twice the prefill rate, not
             bit-equal to "f32"; a "bf16" model cannot be trained.
+        pack: pack the weights once for our kernels (the fastest inference);
+            False for a model loaded only to be trained (a trainer reads
+            row-major F32 and would hold an unpacked copy too).
         """
         computes = {"f32": 0, "bf16": 1}
         if compute not in computes:
@@ -372,6 +376,7 @@ class Model(OwnedHandle):
         params.use_mmap = bool(use_mmap)
         params.max_context = _check_int32(max_context, "max_context")
         params.compute = computes[compute]
+        params.pack = bool(pack)
         out = _lib.score_model_p()
         _check(_lib.score_model_load(path_bytes, ctypes.byref(params), ctypes.byref(out)))
         if not out.value:

@@ -214,6 +214,7 @@ class ModelParamsStruct(ctypes.Structure):
         ("use_mmap", ctypes.c_bool),
         ("max_context", ctypes.c_int32),
         ("compute", ctypes.c_int32),
+        ("pack", ctypes.c_bool),
     ]
 
 

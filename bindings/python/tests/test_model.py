@@ -148,7 +148,7 @@ def test_struct_mirrors_checked_at_import():
     assert _lib.score_sizeof(12345) == 0
     defaults = _lib.score_model_params_default()
     assert defaults.struct_size == _lib.MODEL_PARAMS_SIZE
-    assert defaults.use_mmap is True and defaults.max_context == 0 and defaults.compute == 0
+    assert defaults.use_mmap is True and defaults.max_context == 0 and defaults.compute == 0 and defaults.pack is True
 
 
 def test_bf16_compute_is_close_to_f32():
@@ -159,6 +159,11 @@ def test_bf16_compute_is_close_to_f32():
         assert 0 < worst < 0.1
     with pytest.raises(score.ScoreValueError):
         score.Model.load(FIXTURES / "qwen2", compute="f16")
+    with pytest.raises(score.ScoreError, match="packed"):
+        score.Model.load(FIXTURES / "qwen2", compute="bf16", pack=False)
+    # Unpacked weights give the same bits (one summation order).
+    with score.Model.load(FIXTURES / "qwen2", pack=False) as unpacked, score.Model.load(FIXTURES / "qwen2") as packed:
+        assert unpacked.logprobs(ids) == packed.logprobs(ids)
 
 
 def test_every_c_function_is_declared():
