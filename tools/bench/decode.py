@@ -5,7 +5,14 @@ Usage:
     python tools/bench/decode.py [--shape smollm2-135m|qwen2.5-0.5b] [--dtype float32|bfloat16]
                                  [--threads 2] [--rounds 3] [--engines ours,llamacpp,torch]
                                  [--batches 1,8,16,32] [--gguf PATH] [--bin-dir DIR] [--cli PATH]
-                                 [--model-dir DIR] [--json] [--out FILE]
+                                 [--model-dir DIR] [--kernels PATH] [--compute f32|bf16]
+                                 [--json] [--out FILE]
+
+--kernels forces our kernel path (SCORE_KERNELS: reference, avx2, avx512,
+avx512bf16; default the CPU's best); --compute bf16 runs ours with BF16
+arithmetic (score-cli --compute bf16; llama.cpp runs a BF16 GGUF as it does).
+The memory bandwidth comes from the membw tool when it exists, else from
+`score-cli bench-memory` (the same measure).
 
 Each round measures every engine in turn (round 1: ours, llama.cpp, torch;
 round 2: ours, llama.cpp, torch; ...), so all engines see the same drifting
