@@ -93,6 +93,11 @@ out=$(SCORE_KERNELS=sse9 "$cli" info --system 2>&1)
 if ! grep -q "SCORE_KERNELS=sse9 ignored: not one of" <<<"$out"; then
     echo "FAIL: SCORE_KERNELS=sse9 is not reported"; failures=$((failures+1))
 fi
+# A forced path is in force from the first product on (loading packs the weights first).
+out=$(SCORE_KERNELS=avx2 "$cli" logprobs "$models/qwen2" --ids 1,42,7 2>&1)
+if [ "$best" != reference ] && ! grep -q "SCORE_KERNELS=avx2: matrix products run the avx2 kernels" <<<"$out"; then
+    echo "FAIL: SCORE_KERNELS=avx2 is not applied when a model is loaded: $out"; failures=$((failures+1))
+fi
 # The same log-probs on every kernel path (F32 paths sum in one order).
 want_lp=$("$cli" logprobs "$models/qwen2" --ids 1,42,7,99,3 2>/dev/null)
 for path in reference avx2; do

@@ -48,6 +48,6 @@ public enum KernelPath: Int, CaseIterable, Sendable {
             Log.write(.warn, "SCORE_KERNELS=\(wanted) ignored: this CPU lacks its instructions; running \(KernelPath.best.name)")
             return
         }
-        Log.write(.info, "SCORE_KERNELS=\(wanted): matrix products run the \(path.name) kernels")
+        Log.write(.warn, "SCORE_KERNELS=\(wanted): matrix products run the \(path.name) kernels (forced)")
     }()
 }

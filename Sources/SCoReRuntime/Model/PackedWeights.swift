@@ -77,6 +77,7 @@ public struct PackedMatrix {
 extension WeightMatrix {
     /// This matrix packed into our kernels' panels (itself when already packed).
     public func packed(compute: ComputeMode) -> PackedMatrix {
+        _ = KernelPath.prepare
         let (n, k) = (rows, cols)
         let panel = Int(SCOREK_PANEL)
         /// Packs in parallel, whole panels per part (panel q: rows 32q ..< 32q + 32).

@@ -29,6 +29,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// The pool kernels use; resized by `ThreadPool.configure`.
     nonisolated(unsafe) public private(set) static var shared: ThreadPool = {
         _ = BLAS.prepare
+        _ = KernelPath.prepare  // SCORE_KERNELS, before any product (every product splits over this pool)
         return ThreadPool(threads: max(1, BLAS.coreCount))
     }()
     private static let configureLock = Mutex<Void>(())
@@ -51,6 +52,7 @@ public final class ThreadPool: @unchecked Sendable {
         try validate(threads: threads)
         let n = threads
         _ = BLAS.prepare
+        _ = KernelPath.prepare
         configureLock.withLock { _ in
             if shared.threads != n { shared = ThreadPool(threads: n) }
         }
