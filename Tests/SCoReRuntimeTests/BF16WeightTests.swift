@@ -87,6 +87,44 @@ import SCoReRuntime
         }
     }
 
+    /// Projections of one input multiplied as a group (one pool dispatch,
+    /// panels dealt over the threads across matrix boundaries) give each
+    /// matrix the bits of its own `multiply`, for every packed storage and
+    /// compute mode, panel tails included, below and above `groupedRows`.
+    @Test(arguments: [1, 5, 64, 65])
+    func groupedMultiplyEqualsOneCallEach(m: Int) {
+        let k = 130, shapes = [40, 7, 96, 33]
+        let x = MatMulTests.random(m * k, seed: 3)
+        for (storage, compute) in [("f32", ComputeMode.f32), ("bf16", .f32), ("bf16", .bf16)] {
+            let sources = shapes.enumerated().map { i, n in Self.randomMatrix(n * k, seed: UInt64(40 + i)) }
+            var owners: [PackedMatrix] = []
+            sources.enumerated().forEach { i, source in
+                source.0.withUnsafeBufferPointer { h in
+                    source.1.withUnsafeBufferPointer { f in
+                        let w = storage == "f32" ? WeightMatrix(f32: f.baseAddress!, rows: shapes[i], cols: k)
+                                                 : WeightMatrix(.bf16(h.baseAddress!), rows: shapes[i], cols: k)
+                        owners.append(w.packed(compute: compute))
+                    }
+                }
+            }
+            var alone: [[Float]] = []
+            for w in owners {
+                var out = [Float](repeating: 0, count: m * w.matrix.rows)
+                w.matrix.multiply(x, rows: m, ldx: k, into: &out, ldo: w.matrix.rows, accumulate: false)
+                alone.append(out)
+            }
+            let outs = owners.map { UnsafeMutablePointer<Float>.allocate(capacity: m * $0.matrix.rows) }
+            defer { outs.forEach { $0.deallocate() } }
+            x.withUnsafeBufferPointer { xp in
+                WeightMatrix.multiply(group: zip(owners, outs).map { ($0.matrix, $1) }, xp.baseAddress!, rows: m, ldx: k)
+            }
+            for (i, w) in owners.enumerated() {
+                let got = Array(UnsafeBufferPointer(start: outs[i], count: m * w.matrix.rows))
+                #expect(got.map(\.bitPattern) == alone[i].map(\.bitPattern), "\(storage) \(compute) m \(m): matrix \(i)")
+            }
+        }
+    }
+
     /// BF16 compute (activations rounded to BF16, vdpbf16ps where the CPU
     /// has it) stays within BF16 rounding of F32 compute, and its emulation
     /// on every other kernel path gives the same bits as the reference's.

@@ -112,9 +112,7 @@ public final class Transformer: @unchecked Sendable {
         for (l, w) in weights.layers.enumerated() {
             RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                             weight: w.inputNorm, rows: R, dim: H, eps: c.rmsNormEps)
-            project(h.pointer, R, w.q, into: q.pointer)
-            project(h.pointer, R, w.k, into: k.pointer)
-            project(h.pointer, R, w.v, into: v.pointer)
+            project(h.pointer, R, [(w.q, q.pointer), (w.k, k.pointer), (w.v, v.pointer)])
             if let qn = w.qNorm, let kn = w.kNorm {
                 RMSNorm.forward(out: q.pointer, outStride: D, x: q.pointer, xStride: D,
                                 weight: qn, rows: R * c.headCount, dim: D, eps: c.rmsNormEps)
@@ -163,8 +161,7 @@ public final class Transformer: @unchecked Sendable {
 
             RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                             weight: w.postAttentionNorm, rows: R, dim: H, eps: c.rmsNormEps)
-            project(h.pointer, R, w.gate, into: gate.pointer)
-            project(h.pointer, R, w.up, into: up.pointer)
+            project(h.pointer, R, [(w.gate, gate.pointer), (w.up, up.pointer)])
             SwiGLU.forward(out: gate.pointer, gate: gate.pointer, up: up.pointer, count: R * I)
             project(gate.pointer, R, w.down, into: x.pointer, accumulate: true)
         }
@@ -173,6 +170,14 @@ public final class Transformer: @unchecked Sendable {
         RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                         weight: weights.finalNorm, rows: R, dim: H, eps: c.rmsNormEps)
         return h
+    }
+
+    /// outs[i][R × rows_i] = input[R × cols] · W_iᵀ + b_i for projections of one input.
+    private func project(_ input: UnsafePointer<Float>, _ R: Int, _ group: [(Linear, UnsafeMutablePointer<Float>)]) {
+        WeightMatrix.multiply(group: group.map { ($0.0.weight, $0.1) }, input, rows: R, ldx: group[0].0.cols)
+        for (w, out) in group {
+            if let b = w.bias { Bias.add(out, rows: R, cols: w.rows, stride: w.rows, bias: b) }
+        }
     }
 
     /// out[R × rows] (=|+=) input[R × cols] · Wᵀ + b

@@ -102,18 +102,9 @@ public struct WeightMatrix: @unchecked Sendable {
         // a decoding step splits even a small projection across the threads.
         let work = max(m, 16) * n * k
         switch storage {
-        case .packedF32(let p):
+        case .packedF32, .packedBF16:
             MatMul.split(m: m, n: n, k: k, work: work) { r, c in
-                scorek_gemm_packed_f32(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
-                                       p + c.lowerBound * k, out + r.lowerBound * ldo + c.lowerBound, ldo,
-                                       accumulate ? 1 : 0)
-            }
-        case .packedBF16(let p, let bf16Compute):
-            let pairs = (k + 1) / 2 * 2
-            MatMul.split(m: m, n: n, k: k, work: work) { r, c in
-                scorek_gemm_packed_bf16(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
-                                        p + c.lowerBound * pairs, out + r.lowerBound * ldo + c.lowerBound, ldo,
-                                        accumulate ? 1 : 0, bf16Compute ? 1 : 0)
+                multiplyPacked(x, rows: r, ldx: ldx, columns: c, into: out, ldo: ldo, accumulate: accumulate)
             }
         case .f32(let p):
             MatMul.matmulTransposedB(m: m, n: n, k: k, a: x, lda: ldx, b: p, ldb: k,
@@ -136,6 +127,67 @@ public struct WeightMatrix: @unchecked Sendable {
             }
         }
     }
+
+    /// out[rows, columns] (= or +=) x[rows] · W[columns]ᵀ on packed panels;
+    /// `columns` starts on a panel boundary.
+    @inline(__always)
+    private func multiplyPacked(_ x: UnsafePointer<Float>, rows r: Range<Int>, ldx: Int, columns c: Range<Int>,
+                                into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        let k = cols
+        switch storage {
+        case .packedF32(let p):
+            scorek_gemm_packed_f32(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
+                                   p + c.lowerBound * k, out + r.lowerBound * ldo + c.lowerBound, ldo,
+                                   accumulate ? 1 : 0)
+        case .packedBF16(let p, let bf16Compute):
+            let pairs = (k + 1) / 2 * 2
+            scorek_gemm_packed_bf16(r.count, c.count, k, x + r.lowerBound * ldx, ldx,
+                                    p + c.lowerBound * pairs, out + r.lowerBound * ldo + c.lowerBound, ldo,
+                                    accumulate ? 1 : 0, bf16Compute ? 1 : 0)
+        case .f32, .bf16:
+            preconditionFailure("multiplyPacked on a row-major matrix")
+        }
+    }
+
+    /// outs[i][m × W_i.rows] = x[m × cols] · W_iᵀ for matrices that read the
+    /// same input (a layer's q, k and v; its gate and up).
+    ///
+    /// A decoding step's few rows on packed weights make one pool dispatch
+    /// for the whole group, its panels dealt out evenly over the threads:
+    /// the threads meet once instead of once per matrix, and the short
+    /// matrices (k and v) stop leaving a core idle. Same bits as one
+    /// `multiply` each (every element's sum is unchanged).
+    public static func multiply(group: [(matrix: WeightMatrix, out: UnsafeMutablePointer<Float>)],
+                         _ x: UnsafePointer<Float>, rows m: Int, ldx: Int) {
+        let fused = group.count > 1 && m <= groupedRows && group.allSatisfy { $0.matrix.isPacked }
+        guard fused, m > 0 else {
+            for g in group { g.matrix.multiply(x, rows: m, ldx: ldx, into: g.out, ldo: g.matrix.rows, accumulate: false) }
+            return
+        }
+        let panel = Int(SCOREK_PANEL)
+        var firstPanel = [0]
+        var work = 0
+        for g in group {
+            firstPanel.append(firstPanel.last! + (g.matrix.rows + panel - 1) / panel)
+            work += max(m, 16) * g.matrix.rows * g.matrix.cols
+        }
+        let panels = firstPanel.last!
+        let pool = ThreadPool.shared
+        let parts = work >= MatMul.parallelWork ? min(pool.threads, panels) : 1
+        pool.run(parts: parts) { part in
+            let lo = panels * part / parts, hi = panels * (part + 1) / parts
+            for (i, g) in group.enumerated() {
+                let from = max(lo, firstPanel[i]) - firstPanel[i], to = min(hi, firstPanel[i + 1]) - firstPanel[i]
+                guard from < to else { continue }
+                g.matrix.multiplyPacked(x, rows: 0..<m, ldx: ldx, columns: (from * panel)..<min(g.matrix.rows, to * panel),
+                                        into: g.out, ldo: g.matrix.rows, accumulate: false)
+            }
+        }
+    }
+
+    /// Batches up to this many rows take `multiply(group:)`'s single
+    /// dispatch; larger ones have work enough per matrix.
+    static let groupedRows = 64
 
     /// A row-major F32 copy (nil when the matrix already is one).
     func widenedCopy() -> FloatBuffer? {
