@@ -129,7 +129,7 @@ import SCoReRuntime
     /// has it) stays within BF16 rounding of F32 compute, and its emulation
     /// on every other kernel path gives the same bits as the reference's.
     @Test func bf16ComputeIsCloseToF32() throws {
-        let (m, n, k) = (9, 70, 301)
+        let (m, n, k) = (20, 70, 601)
         let (halves, _) = Self.randomMatrix(n * k, seed: 11)
         let x = MatMulTests.random(m * k, seed: 12)  // not BF16 values: rounding them matters
         try halves.withUnsafeBufferPointer { h in
@@ -148,6 +148,15 @@ import SCoReRuntime
                 #expect(maxAbsDiff(bf16, f32) > 0, "\(path.name): activations were not rounded")
                 if path != .avx512bf16 {
                     if let emulated { #expect(maxAbsDiff(bf16, emulated) == 0, "\(path.name)") } else { emulated = bf16 }
+                }
+                // A row alone (one tile, k in one run) equals its row in the
+                // batch (two tiles over k in chunks).
+                for i in [0, m - 1] {
+                    var alone = [Float](repeating: 0, count: n)
+                    Array(x[(i * k)..<((i + 1) * k)]).withUnsafeBufferPointer {
+                        rounded.matrix.multiply($0.baseAddress!, rows: 1, ldx: k, into: &alone, ldo: n, accumulate: false)
+                    }
+                    #expect(alone == Array(bf16[(i * n)..<((i + 1) * n)]), "\(path.name): row \(i) of \(m)")
                 }
             }
         }

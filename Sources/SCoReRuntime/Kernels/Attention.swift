@@ -20,6 +20,10 @@ public enum Attention {
         min(queries, queryBlock) * keys
     }
 
+    /// `scratch` holds `scratchSlots` × `scratchCount(queries:keys:)`
+    /// floats: the (query block, head) pairs are dealt over that many pool
+    /// threads, each with its own slot (a head's two products then run on
+    /// its thread). A head's result does not depend on the split.
     public static func forward(
         out: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>,
@@ -27,47 +31,64 @@ public enum Attention {
         queries: Int, start: Int,
         heads: Int, kvHeads: Int, headDim: Int,
         slidingWindow: Int?,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, scratchSlots: Int = 1
+    ) {
+        let blocks = (queries + queryBlock - 1) / queryBlock
+        let items = blocks * heads
+        let slot = scratchCount(queries: queries, keys: start + queries)
+        let parts = max(1, min(scratchSlots, items))
+        ThreadPool.shared.run(parts: parts) { part in
+            var item = part
+            while item < items {
+                let (block, h) = item.quotientAndRemainder(dividingBy: heads)
+                head(h, block: block * queryBlock, out: out, q: q, k: k, v: v, queries: queries, start: start,
+                     heads: heads, kvHeads: kvHeads, headDim: headDim, slidingWindow: slidingWindow,
+                     scratch: scratch + part * slot)
+                item += parts
+            }
+        }
+    }
+
+    /// Head h over the query block starting at query `block`.
+    static func head(
+        _ h: Int, block: Int,
+        out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+        k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        queries: Int, start: Int, heads: Int, kvHeads: Int, headDim: Int,
+        slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
     ) {
         let qStride = heads * headDim
         let kvStride = kvHeads * headDim
-        let groupSize = heads / kvHeads
         let scale = 1 / sqrtf(Float(headDim))
-        var block = 0
-        while block < queries {
-            let rows = min(queryBlock, queries - block)
-            // Keys visible to the last query of the block; later ones are masked.
-            let keyEnd = start + block + rows
-            // Keys before this are outside every query's window in the block.
-            let keyBegin = slidingWindow.map { max(0, start + block - $0 + 1) } ?? 0
-            let keyCount = keyEnd - keyBegin
-            for h in 0..<heads {
-                let g = h / groupSize
-                let qh = q + block * qStride + h * headDim
-                let kh = k + keyBegin * kvStride + g * headDim
-                let vh = v + keyBegin * kvStride + g * headDim
-                // scores[rows × keyCount] = scale · q_h · k_hᵀ
-                MatMul.matmulTransposedB(m: rows, n: keyCount, k: headDim,
-                                       a: qh, lda: qStride, b: kh, ldb: kvStride,
-                                       c: scratch, ldc: keyCount, alpha: scale)
-                for r in 0..<rows {
-                    let position = start + block + r
-                    let row = scratch + r * keyCount
-                    let visibleEnd = position + 1 - keyBegin
-                    var visibleBegin = 0
-                    if let w = slidingWindow { visibleBegin = max(0, position - w + 1 - keyBegin) }
-                    // Only the visible keys take part; the rest weigh exactly 0.
-                    for j in 0..<visibleBegin { row[j] = 0 }
-                    for j in visibleEnd..<keyCount { row[j] = 0 }
-                    Softmax.inPlace(row + visibleBegin, count: visibleEnd - visibleBegin)
-                }
-                // out_h[rows × D] = scores · v_h
-                MatMul.matmul(m: rows, n: headDim, k: keyCount,
-                            a: scratch, lda: keyCount, b: vh, ldb: kvStride,
-                            c: out + block * qStride + h * headDim, ldc: qStride)
-            }
-            block += rows
+        let rows = min(queryBlock, queries - block)
+        // Keys visible to the last query of the block; later ones are masked.
+        let keyEnd = start + block + rows
+        // Keys before this are outside every query's window in the block.
+        let keyBegin = slidingWindow.map { max(0, start + block - $0 + 1) } ?? 0
+        let keyCount = keyEnd - keyBegin
+        let g = h / (heads / kvHeads)
+        let qh = q + block * qStride + h * headDim
+        let kh = k + keyBegin * kvStride + g * headDim
+        let vh = v + keyBegin * kvStride + g * headDim
+        // scores[rows × keyCount] = scale · q_h · k_hᵀ
+        MatMul.matmulTransposedB(m: rows, n: keyCount, k: headDim,
+                                 a: qh, lda: qStride, b: kh, ldb: kvStride,
+                                 c: scratch, ldc: keyCount, alpha: scale)
+        for r in 0..<rows {
+            let position = start + block + r
+            let row = scratch + r * keyCount
+            let visibleEnd = position + 1 - keyBegin
+            var visibleBegin = 0
+            if let w = slidingWindow { visibleBegin = max(0, position - w + 1 - keyBegin) }
+            // Only the visible keys take part; the rest weigh exactly 0.
+            for j in 0..<visibleBegin { row[j] = 0 }
+            for j in visibleEnd..<keyCount { row[j] = 0 }
+            Softmax.inPlace(row + visibleBegin, count: visibleEnd - visibleBegin)
         }
+        // out_h[rows × D] = scores · v_h
+        MatMul.matmul(m: rows, n: headDim, k: keyCount,
+                      a: scratch, lda: keyCount, b: vh, ldb: kvStride,
+                      c: out + block * qStride + h * headDim, ldc: qStride)
     }
 }
 

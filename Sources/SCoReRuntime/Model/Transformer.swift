@@ -95,7 +95,9 @@ public final class Transformer: @unchecked Sendable {
         let up = scratch.buffer(.up, count: R * I)
         // Decoding (one row per sequence) gives every (sequence, KV head) its own scores row.
         let decoding = segments.allSatisfy { $0.count == 1 }
-        let scores = scratch.buffer(.scores, count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys)
+        // A prefill deals its heads over the pool's threads, a scores slot each.
+        let slots = ThreadPool.shared.threads
+        let scores = scratch.buffer(.scores, count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys * slots)
         let cosTable = scratch.buffer(.cosTable, count: R * D / 2)
         let sinTable = scratch.buffer(.sinTable, count: R * D / 2)
         var row = 0
@@ -110,8 +112,7 @@ public final class Transformer: @unchecked Sendable {
         }
 
         for (l, w) in weights.layers.enumerated() {
-            RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
-                            weight: w.inputNorm, rows: R, dim: H, eps: c.rmsNormEps)
+            normRows(out: h.pointer, x: x.pointer, weight: w.inputNorm, rows: R)
             project(h.pointer, R, [(w.q, q.pointer), (w.k, k.pointer), (w.v, v.pointer)])
             if let qn = w.qNorm, let kn = w.kNorm {
                 RMSNorm.forward(out: q.pointer, outStride: D, x: q.pointer, xStride: D,
@@ -153,16 +154,20 @@ public final class Transformer: @unchecked Sendable {
                                       k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
                                       queries: s.count, start: s.cache.count,
                                       heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
-                                      slidingWindow: c.slidingWindow, scratch: scores.pointer)
+                                      slidingWindow: c.slidingWindow, scratch: scores.pointer, scratchSlots: slots)
                     row += s.count
                 }
             }
             project(attn.pointer, R, w.o, into: x.pointer, accumulate: true)
 
-            RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
-                            weight: w.postAttentionNorm, rows: R, dim: H, eps: c.rmsNormEps)
+            normRows(out: h.pointer, x: x.pointer, weight: w.postAttentionNorm, rows: R)
             project(h.pointer, R, [(w.gate, gate.pointer), (w.up, up.pointer)])
-            SwiGLU.forward(out: gate.pointer, gate: gate.pointer, up: up.pointer, count: R * I)
+            // A prefill's rows are many: spread them (chunks of whole vectors, so
+            // each element takes the path it takes on one thread).
+            Parallel.chunks(R * I, grain: 1 << 16) { range in
+                SwiGLU.forward(out: gate.pointer + range.lowerBound, gate: gate.pointer + range.lowerBound,
+                               up: up.pointer + range.lowerBound, count: range.count)
+            }
             project(gate.pointer, R, w.down, into: x.pointer, accumulate: true)
         }
         for s in segments { s.cache.count += s.count }
@@ -170,6 +175,15 @@ public final class Transformer: @unchecked Sendable {
         RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                         weight: weights.finalNorm, rows: R, dim: H, eps: c.rmsNormEps)
         return h
+    }
+
+    /// RMSNorm of R hidden-state rows, a prefill's many rows spread over the pool.
+    private func normRows(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows R: Int) {
+        let H = config.hiddenSize
+        Parallel.chunks(R, grain: 64) { r in
+            RMSNorm.forward(out: out + r.lowerBound * H, outStride: H, x: x + r.lowerBound * H, xStride: H,
+                            weight: weight, rows: r.count, dim: H, eps: config.rmsNormEps)
+        }
     }
 
     /// outs[i][R × rows_i] = input[R × cols] · W_iᵀ + b_i for projections of one input.
