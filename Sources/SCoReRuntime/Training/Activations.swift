@@ -62,11 +62,18 @@ final class ActivationStore {
     let dGate, dUp: UnsafeMutablePointer<Float>    // [R·I]
     let dxa: UnsafeMutablePointer<Float>           // [R·maxRank]
     let attentionScratch: UnsafeMutablePointer<Float>
+    /// `attentionSlots` slots of `attentionSlot` floats in `attentionScratch`.
+    let attentionSlot: Int, attentionSlots: Int
 
     init(config c: ModelConfig, batch: PackedSequences, loraRanks: [Int?], checkpointing: Bool) throws {
         let R = batch.rows, H = c.hiddenSize, Q = c.qDim, K = c.kvDim, I = c.intermediateSize
         let maxRank = loraRanks.compactMap { $0 }.max() ?? 0
-        let attention = batch.lengths.map { AttentionTraining.scratchCount(tokens: $0) }.max() ?? 0
+        // One attention scratch slot per pool thread: sequences run in parallel.
+        let slot = batch.lengths.map { AttentionTraining.scratchCount(tokens: $0) }.max() ?? 0
+        let slots = max(1, min(ThreadPool.shared.threads, batch.lengths.count))
+        let attention = slot * slots
+        attentionSlot = slot
+        attentionSlots = slots
         self.rows = R
         self.checkpointing = checkpointing
 

@@ -68,10 +68,10 @@ final class DecoderGraph {
             rope.apply(a.q + t * Q, rows: rows.count, stride: Q, heads: c.headCount, cos: store.ropeCos + t * half, sin: store.ropeSin + t * half)
             rope.apply(a.k + t * K, rows: rows.count, stride: K, heads: c.kvHeadCount, cos: store.ropeCos + t * half, sin: store.ropeSin + t * half)
         }
-        for (b, s) in batch.starts.enumerated() {
+        eachSequence(batch, store) { b, s, scratch in
             AttentionTraining.forward(out: a.attn + s * Q, lse: a.lse + s * c.headCount,
                                       q: a.q + s * Q, k: a.k + s * K, v: a.v + s * K,
-                                      tokens: batch.lengths[b], shape: attentionShape, scratch: store.attentionScratch)
+                                      tokens: batch.lengths[b], shape: attentionShape, scratch: scratch)
         }
         a.xMid.update(from: xIn, count: R * H)
         p[3].forward(a.attn, rows: R, into: a.xMid, accumulate: true, xa: a.xa[3])
@@ -84,6 +84,21 @@ final class DecoderGraph {
         let xOut = store.residual[l + 1]
         xOut.update(from: a.xMid, count: R * H)
         p[6].forward(store.act, rows: R, into: xOut, accumulate: true, xa: a.xa[6])
+    }
+
+    /// body(sequence, first row, scratch) for every sequence of the batch,
+    /// the sequences dealt over the pool's threads (a scratch slot each).
+    /// Sequences share nothing, so each gets the bits it gets alone.
+    private func eachSequence(_ batch: PackedSequences, _ store: ActivationStore,
+                              _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let count = batch.starts.count, parts = min(store.attentionSlots, count)
+        ThreadPool.shared.run(parts: parts) { part in
+            var b = part
+            while b < count {
+                body(b, batch.starts[b], store.attentionScratch + part * store.attentionSlot)
+                b += parts
+            }
+        }
     }
 
     private func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
@@ -141,11 +156,11 @@ final class DecoderGraph {
         p[3].backward(dy: dx, x: a.attn, rows: R, dx: store.dAttn, accumulateDx: false, xa: a.xa[3], dxa: store.dxa)
         store.dk.initialize(repeating: 0, count: R * K)
         store.dv.initialize(repeating: 0, count: R * K)
-        for (b, s) in batch.starts.enumerated() {
+        eachSequence(batch, store) { b, s, scratch in
             AttentionTraining.backward(dq: store.dq + s * Q, dk: store.dk + s * K, dv: store.dv + s * K,
                                        dout: store.dAttn + s * Q, out: a.attn + s * Q, lse: a.lse + s * c.headCount,
                                        q: a.q + s * Q, k: a.k + s * K, v: a.v + s * K,
-                                       tokens: batch.lengths[b], shape: attentionShape, scratch: store.attentionScratch)
+                                       tokens: batch.lengths[b], shape: attentionShape, scratch: scratch)
         }
         Parallel.chunks(R, grain: 64) { rows in
             let half = D / 2, t = rows.lowerBound
