@@ -36,7 +36,10 @@ parentheses) and the speed ratios ours / llama.cpp and ours / torch. Batch-1
 decode is also given as a percentage of the memory-bandwidth bound: the weight
 bytes read per token (ours' `weight_bytes`) divided by the read bandwidth that
 the membw tool measures at the start and at the end of the run (the higher of
-the two: the host's bandwidth drifts).
+the two: the host's bandwidth drifts). Because it drifts (29-46 GB/s within
+an hour on the Zen 4 host), the bandwidth is also measured between rounds,
+and "% of the round bound" sets each round's decode against the higher of
+the two bandwidths measured around it (median over rounds).
 
 Before each measurement the script waits for a quiet machine (llamacpp.wait_quiet)
 and records the load averages and the CPU other processes used during it;
@@ -413,12 +416,16 @@ def print_table(line: dict) -> None:
             f"{f'{r:.2f}x' if r else '-':>16}" for r in rs))
         if key == "decode_b1" and bound:
             pct = [f"{100 * row[e]['median'] / bound:.0f}%" if e in row else "-" for e in engines]
-            print(f"{'  % of bandwidth bound':<28}" + "".join(f"{p:>20}" for p in pct))
+            print(f"{'  % of the run best bound':<28}" + "".join(f"{p:>20}" for p in pct))
+            near = line.get("percent_of_adjacent_bound_b1") or {}
+            pct = [f"{near[e]:.0f}%" if e in near else "-" for e in engines]
+            print(f"{'  % of the round bound':<28}" + "".join(f"{p:>20}" for p in pct))
     bw = line["membw_gbps"]
     if bound:
         print(f"bandwidth bound: {line['weight_bytes'] / 1e6:.1f} MB of weights per token "
               f"({line['weight_bytes_source']}) / {max(x for x in bw.values() if x):.1f} GB/s "
-              f"(membw before {bw['before'] or '-'}, after {bw['after'] or '-'}) = {bound:.1f} tokens/s")
+              f"(membw between rounds: {', '.join(str(x or '-') for x in bw['between_rounds'])}) = {bound:.1f} tokens/s; "
+              f"the round bound sets each round's decode against the higher bandwidth measured next to it")
     else:
         print("bandwidth bound: not available (no membw tool or no weight size)")
     for e, why in line["engines_skipped"].items():
@@ -485,20 +492,36 @@ def main() -> None:
         f"engines {', '.join(ENGINE_NAMES[e] for e in engines)}")
 
     loadavg_start = Path("/proc/loadavg").read_text().strip()
-    membw = {"before": llamacpp.bandwidth(a), "after": None}
+    # The host's bandwidth drifts (29-46 GB/s within an hour here), so it is
+    # measured between rounds and each round's decode is set against the
+    # bandwidth next to it.
+    between = [llamacpp.bandwidth(a)]
     rounds: list[dict] = []
     for r in range(a.rounds):
         log(f"round {r + 1}/{a.rounds}")
         rounds.append({name: eng.round(a) for name, eng in engines.items()})
-    membw["after"] = llamacpp.bandwidth(a)
+        between.append(llamacpp.bandwidth(a))
+    membw = {"before": between[0], "after": between[-1], "between_rounds": between}
 
     weight_bytes, source = engines["ours"].weight_bytes if "ours" in engines else None, "score-cli bench-decode"
     if weight_bytes is None:  # ours not run: the checkpoint's size (embedding stored once when tied)
         weight_bytes = float(sum(f.stat().st_size for f in model_dir.glob("*.safetensors")))
         source = "safetensors file size"
-    gbps = max((x for x in membw.values() if x), default=None)
+    gbps = max((x for x in between if x), default=None)
     bound = round(gbps * 1e9 / weight_bytes, 3) if gbps and weight_bytes else None
     summary = summarize(rounds, a.batch_list)
+    # Per round: batch-1 decode over the bound from the higher of the two
+    # bandwidths measured around that round; the median over rounds.
+    percent_adjacent = {}
+    for e, fig in metric_rows(a.batch_list)[1][2].items() if 1 in a.batch_list else []:
+        got = []
+        for r, row in enumerate(rounds):
+            tps = row.get(e, {}).get(fig, {}).get("tokens_per_second")
+            bw = max((x for x in between[r:r + 2] if x), default=None)
+            if tps and bw and weight_bytes:
+                got.append(100 * tps * weight_bytes / (bw * 1e9))
+        if got:
+            percent_adjacent[e] = round(statistics.median(got), 1)
     line = {
         "bench": "decode-vs-peers", "shape": a.shape, "dtype": a.dtype, "threads": a.threads, "rounds": a.rounds,
         "kernels": a.kernels or "best", "compute": a.compute,
@@ -512,6 +535,7 @@ def main() -> None:
                    for key, row in summary.items()},
         "percent_of_bound_b1": {e: round(100 * f["median"] / bound, 1)
                                 for e, f in summary.get("decode_b1", {}).items()} if bound else None,
+        "percent_of_adjacent_bound_b1": percent_adjacent or None,
         "commands": {name: {k: " ".join(v) if isinstance(v, list) else v for k, v in eng.commands().items()}
                      for name, eng in engines.items()},
         "limits": {"max_load": a.max_load, "max_foreign": a.max_foreign, "abort_foreign": a.abort_foreign,
