@@ -423,7 +423,7 @@ def print_table(line: dict) -> None:
     bw = line["membw_gbps"]
     if bound:
         print(f"bandwidth bound: {line['weight_bytes'] / 1e6:.1f} MB of weights per token "
-              f"({line['weight_bytes_source']}) / {max(x for x in bw.values() if x):.1f} GB/s "
+              f"({line['weight_bytes_source']}) / {max(x for x in bw['between_rounds'] if x):.1f} GB/s "
               f"(membw between rounds: {', '.join(str(x or '-') for x in bw['between_rounds'])}) = {bound:.1f} tokens/s; "
               f"the round bound sets each round's decode against the higher bandwidth measured next to it")
     else:

@@ -25,7 +25,8 @@ enum {
 /* ---- The reference path: plain C, the contract written out. ---- */
 
 static void ref_f32(long mr, long kc, const float *a, long rs_a, long cs_a,
-                    const float *bp, float *c, long ldc, long ncols, int load_c) {
+                    const float *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
+    (void)prefetch;
     for (long r = 0; r < mr; r++)
         for (long j = 0; j < ncols; j++) {
             float acc = load_c ? c[r * ldc + j] : 0.0f;
@@ -35,7 +36,8 @@ static void ref_f32(long mr, long kc, const float *a, long rs_a, long cs_a,
 }
 
 static void ref_bf16w(long mr, long kc, const float *a, long rs_a, long cs_a,
-                      const uint16_t *bp, float *c, long ldc, long ncols, int load_c) {
+                      const uint16_t *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
+    (void)prefetch;
     for (long r = 0; r < mr; r++)
         for (long j = 0; j < ncols; j++) {
             float acc = load_c ? c[r * ldc + j] : 0.0f;
@@ -237,16 +239,20 @@ static void zero_c(long m, long n, float *c, long ldc) {
 
 /* One k-block: C[m x n] over panels at `bp` (panel q at bp + q*panel_stride):
  * blocks of A's rows (L2) down each panel (L1), in tiles of even height.
- * TILE(rows, row, panel, ncols) calls the kernel on one tile. */
+ * TILE(rows, row, panel, ncols, prefetch) calls the kernel on one tile.
+ * When one block holds every row in several tiles (a decoding batch), the
+ * last tile of a panel prefetches the next panel (see the kernel types). */
 #define BLOCK_LOOPS(MR, TILE)                                                          \
     do {                                                                               \
         long mc_ = (MR) * MC_TILES;                                                    \
         for (long ic = 0; ic < m; ic += mc_) {                                         \
             long mb = m - ic < mc_ ? m - ic : mc_, mr = tile_rows(mb, (MR));           \
+            int prefetching = mb == m && m > mr;                                       \
             for (long q = 0; q < panels(n); q++) {                                     \
                 long ncols = n - q * SCOREK_NR < SCOREK_NR ? n - q * SCOREK_NR : SCOREK_NR; \
+                const void *next = prefetching && q + 1 < panels(n) ? bp + (q + 1) * panel_stride : NULL; \
                 for (long ir = 0; ir < mb; ir += mr)                                   \
-                    TILE(mb - ir < mr ? mb - ir : mr, ic + ir, q, ncols);              \
+                    TILE(mb - ir < mr ? mb - ir : mr, ic + ir, q, ncols, ir + mr >= mb ? next : NULL); \
             }                                                                          \
         }                                                                              \
     } while (0)
@@ -254,8 +260,8 @@ static void zero_c(long m, long n, float *c, long ldc) {
 static void f32_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
                       const float *a, long rs_a, long cs_a, const float *bp, long panel_stride,
                       float *c, long ldc, int load_c) {
-#define F32_TILE(rows, row, q, ncols) \
-    o->f32(rows, kc, a + (row) * rs_a, rs_a, cs_a, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c)
+#define F32_TILE(rows, row, q, ncols, next) \
+    o->f32(rows, kc, a + (row) * rs_a, rs_a, cs_a, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c, next)
     BLOCK_LOOPS(o->mr_f32, F32_TILE);
 #undef F32_TILE
 }
@@ -318,8 +324,8 @@ void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
 static void bf16w_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
                         const float *a, long lda, const uint16_t *bp, long panel_stride,
                         float *c, long ldc, int load_c) {
-#define BF16W_TILE(rows, row, q, ncols) \
-    o->bf16w(rows, kc, a + (row) * lda, lda, 1, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c)
+#define BF16W_TILE(rows, row, q, ncols, next) \
+    o->bf16w(rows, kc, a + (row) * lda, lda, 1, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c, next)
     BLOCK_LOOPS(o->mr_bf16w, BF16W_TILE);
 #undef BF16W_TILE
 }
@@ -327,8 +333,8 @@ static void bf16w_block(const struct scorek_gemm_ops *o, long m, long n, long kc
 static void bf16dot_block(const struct scorek_gemm_ops *o, long m, long n, long kp,
                           const uint32_t *a, long lda, const uint16_t *bp, long panel_stride,
                           float *c, long ldc, int load_c) {
-#define BF16DOT_TILE(rows, row, q, ncols) \
-    o->bf16dot(rows, kp, a + (row) * lda, lda, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c)
+#define BF16DOT_TILE(rows, row, q, ncols, next) \
+    o->bf16dot(rows, kp, a + (row) * lda, lda, bp + (q) * panel_stride, c + (row) * ldc + (q) * SCOREK_NR, ldc, ncols, load_c, next)
     BLOCK_LOOPS(o->mr_bf16dot, BF16DOT_TILE);
 #undef BF16DOT_TILE
 }

@@ -40,12 +40,21 @@ ALWAYS void store_row(float *c, __m256 lo, __m256 hi, long cols) {
     }
 }
 
+/* The next panel's row p (128 bytes) into L2, when asked to (gemm_internal.h). */
+ALWAYS void prefetch_row(const char *next, long p) {
+    if (next) {
+        _mm_prefetch(next + p * 128, _MM_HINT_T1);
+        _mm_prefetch(next + p * 128 + 64, _MM_HINT_T1);
+    }
+}
+
 /* Rows [0, MR) x the 16 columns at bp (row stride 32 in the panel). */
 ALWAYS void f32_half(const long MR, long kc, const float *a, long rs_a, long cs_a,
-                     const float *bp, float *c, long ldc, long cols, int load_c) {
+                     const float *bp, float *c, long ldc, long cols, int load_c, const char *next) {
     __m256 acc[6][2];
     for (long r = 0; r < MR; r++) load_row(&acc[r][0], &acc[r][1], c + r * ldc, cols, load_c);
     for (long p = 0; p < kc; p++) {
+        prefetch_row(next, p);
         __m256 b0 = _mm256_loadu_ps(bp + p * 32), b1 = _mm256_loadu_ps(bp + p * 32 + 8);
         const float *ap = a + p * cs_a;
         for (long r = 0; r < MR; r++) {
@@ -58,18 +67,19 @@ ALWAYS void f32_half(const long MR, long kc, const float *a, long rs_a, long cs_
 }
 
 static void avx2_f32(long mr, long kc, const float *a, long rs_a, long cs_a,
-                     const float *bp, float *c, long ldc, long ncols, int load_c) {
+                     const float *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
     for (long h = 0; h < 2 && ncols > 16 * h; h++) {
         long cols = ncols - 16 * h > 16 ? 16 : ncols - 16 * h;
         const float *b = bp + 16 * h;
         float *ch = c + 16 * h;
+        const char *next = h == 0 ? prefetch : NULL;  /* once per tile */
         switch (mr) {
-        case 1: f32_half(1, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        case 2: f32_half(2, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        case 3: f32_half(3, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        case 4: f32_half(4, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        case 5: f32_half(5, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        default: f32_half(6, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
+        case 1: f32_half(1, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        case 2: f32_half(2, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        case 3: f32_half(3, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        case 4: f32_half(4, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        case 5: f32_half(5, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        default: f32_half(6, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
         }
     }
 }
@@ -77,12 +87,13 @@ static void avx2_f32(long mr, long kc, const float *a, long rs_a, long cs_a,
 /* BF16 pairs widen with two integer operations: a 32-bit lane holds an
  * even-k weight in its low half and the odd-k one in its high half. */
 ALWAYS void bf16w_half(const long MR, long kc, const float *a, long rs_a, long cs_a,
-                       const uint16_t *bp, float *c, long ldc, long cols, int load_c) {
+                       const uint16_t *bp, float *c, long ldc, long cols, int load_c, const char *next) {
     const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
     __m256 acc[4][2];
     for (long r = 0; r < MR; r++) load_row(&acc[r][0], &acc[r][1], c + r * ldc, cols, load_c);
     long p = 0;
     for (; p + 1 < kc; p += 2) {
+        prefetch_row(next, p >> 1);
         const uint16_t *row = bp + (p >> 1) * 64;
         __m256i l0 = _mm256_loadu_si256((const __m256i *)row), l1 = _mm256_loadu_si256((const __m256i *)(row + 16));
         __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(l0, 16)), e1 = _mm256_castsi256_ps(_mm256_slli_epi32(l1, 16));
@@ -112,16 +123,17 @@ ALWAYS void bf16w_half(const long MR, long kc, const float *a, long rs_a, long c
 }
 
 static void avx2_bf16w(long mr, long kc, const float *a, long rs_a, long cs_a,
-                       const uint16_t *bp, float *c, long ldc, long ncols, int load_c) {
+                       const uint16_t *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
     for (long h = 0; h < 2 && ncols > 16 * h; h++) {
         long cols = ncols - 16 * h > 16 ? 16 : ncols - 16 * h;
         const uint16_t *b = bp + 32 * h;
         float *ch = c + 16 * h;
+        const char *next = h == 0 ? prefetch : NULL;  /* once per tile */
         switch (mr) {
-        case 1: bf16w_half(1, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        case 2: bf16w_half(2, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        case 3: bf16w_half(3, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
-        default: bf16w_half(4, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c); break;
+        case 1: bf16w_half(1, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        case 2: bf16w_half(2, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        case 3: bf16w_half(3, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
+        default: bf16w_half(4, kc, a, rs_a, cs_a, b, ch, ldc, cols, load_c, next); break;
         }
     }
 }

@@ -25,12 +25,21 @@ ALWAYS void store_row(float *c, __m512 lo, __m512 hi, __mmask16 m0, __mmask16 m1
     _mm512_mask_storeu_ps(c + 16, m1, hi);
 }
 
+/* The next panel's row p (128 bytes) into L2, when asked to (gemm_internal.h). */
+ALWAYS void prefetch_row(const char *next, long p) {
+    if (next) {
+        _mm_prefetch(next + p * 128, _MM_HINT_T1);
+        _mm_prefetch(next + p * 128 + 64, _MM_HINT_T1);
+    }
+}
+
 ALWAYS void f32_tile(const long MR, long kc, const float *a, long rs_a, long cs_a,
-                     const float *bp, float *c, long ldc, long ncols, int load_c) {
+                     const float *bp, float *c, long ldc, long ncols, int load_c, const char *next) {
     __mmask16 m0 = mask_below(ncols), m1 = mask_below(ncols - 16);
     __m512 acc[12][2];
     for (long r = 0; r < MR; r++) load_row(&acc[r][0], &acc[r][1], c + r * ldc, m0, m1, load_c);
     for (long p = 0; p < kc; p++) {
+        prefetch_row(next, p);
         __m512 b0 = _mm512_loadu_ps(bp + p * 32), b1 = _mm512_loadu_ps(bp + p * 32 + 16);
         const float *ap = a + p * cs_a;
         for (long r = 0; r < MR; r++) {
@@ -53,20 +62,21 @@ ALWAYS void f32_tile(const long MR, long kc, const float *a, long rs_a, long cs_
     }
 
 static void avx512_f32(long mr, long kc, const float *a, long rs_a, long cs_a,
-                       const float *bp, float *c, long ldc, long ncols, int load_c) {
-    TILE_CASES(f32_tile, kc, a, rs_a, cs_a, bp, c, ldc, ncols, load_c)
+                       const float *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
+    TILE_CASES(f32_tile, kc, a, rs_a, cs_a, bp, c, ldc, ncols, load_c, prefetch)
 }
 
 /* A pair row of the panel is two ZMMs of 16 columns; each 32-bit lane
  * widens to the even-k weight (<< 16) and the odd-k one (high half). */
 ALWAYS void bf16w_tile(const long MR, long kc, const float *a, long rs_a, long cs_a,
-                       const uint16_t *bp, float *c, long ldc, long ncols, int load_c) {
+                       const uint16_t *bp, float *c, long ldc, long ncols, int load_c, const char *next) {
     const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
     __mmask16 m0 = mask_below(ncols), m1 = mask_below(ncols - 16);
     __m512 acc[8][2];
     for (long r = 0; r < MR; r++) load_row(&acc[r][0], &acc[r][1], c + r * ldc, m0, m1, load_c);
     long p = 0;
     for (; p + 1 < kc; p += 2) {
+        prefetch_row(next, p >> 1);
         const uint16_t *row = bp + (p >> 1) * 64;
         __m512i l0 = _mm512_loadu_si512(row), l1 = _mm512_loadu_si512(row + 32);
         __m512 e0 = _mm512_castsi512_ps(_mm512_slli_epi32(l0, 16)), e1 = _mm512_castsi512_ps(_mm512_slli_epi32(l1, 16));
@@ -104,8 +114,8 @@ ALWAYS void bf16w_tile(const long MR, long kc, const float *a, long rs_a, long c
     }
 
 static void avx512_bf16w(long mr, long kc, const float *a, long rs_a, long cs_a,
-                         const uint16_t *bp, float *c, long ldc, long ncols, int load_c) {
-    TILE_CASES8(bf16w_tile, kc, a, rs_a, cs_a, bp, c, ldc, ncols, load_c)
+                         const uint16_t *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
+    TILE_CASES8(bf16w_tile, kc, a, rs_a, cs_a, bp, c, ldc, ncols, load_c, prefetch)
 }
 
 #pragma clang attribute pop
@@ -113,7 +123,7 @@ static void avx512_bf16w(long mr, long kc, const float *a, long rs_a, long cs_a,
 #pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"))), apply_to = function)
 
 ALWAYS void bf16dot_tile(const long MR, long kp, const uint32_t *a, long lda,
-                         const uint16_t *bp, float *c, long ldc, long ncols, int load_c) {
+                         const uint16_t *bp, float *c, long ldc, long ncols, int load_c, const char *next) {
     __mmask16 m0 = mask_below(ncols), m1 = mask_below(ncols - 16);
     __m512 acc[12][2];
     for (long r = 0; r < MR; r++) {
@@ -121,6 +131,7 @@ ALWAYS void bf16dot_tile(const long MR, long kp, const uint32_t *a, long lda,
         acc[r][1] = load_c ? _mm512_maskz_loadu_ps(m1, c + r * ldc + 16) : _mm512_setzero_ps();
     }
     for (long t = 0; t < kp; t++) {
+        prefetch_row(next, t);
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + t * 64), b1 = (__m512bh)_mm512_loadu_si512(bp + t * 64 + 32);
         for (long r = 0; r < MR; r++) {
             __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[r * lda + t]);
@@ -135,8 +146,8 @@ ALWAYS void bf16dot_tile(const long MR, long kp, const uint32_t *a, long lda,
 }
 
 static void avx512_bf16dot(long mr, long kp, const uint32_t *a, long lda,
-                           const uint16_t *bp, float *c, long ldc, long ncols, int load_c) {
-    TILE_CASES(bf16dot_tile, kp, a, lda, bp, c, ldc, ncols, load_c)
+                           const uint16_t *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {
+    TILE_CASES(bf16dot_tile, kp, a, lda, bp, c, ldc, ncols, load_c, prefetch)
 }
 
 #pragma clang attribute pop

@@ -14,19 +14,29 @@
 #define SCOREK_NR 32   /* columns of a packed panel, for every path */
 
 /* C[mr x ncols] (load_c ? += : =) A[mr x kc] . Bpanel[kc x 32].
- * a(r, p) = a[r*rs_a + p*cs_a]; bp holds row p of the panel at bp[p*32]. */
+ * a(r, p) = a[r*rs_a + p*cs_a]; bp holds row p of the panel at bp[p*32].
+ *
+ * `prefetch` (NULL, or where the next panel's same kc rows start, in the
+ * same layout): the kernel asks for those rows into L2 as it goes, one
+ * panel row per row it computes. A decoding batch taller than one tile
+ * reads each panel from memory in its first tile and from L2 in the
+ * others; the last tile prefetches, so memory streams the next panel
+ * while the core computes instead of idling until the next first tile. */
 typedef void (*scorek_f32_kernel)(long mr, long kc, const float *a, long rs_a, long cs_a,
-                                  const float *bp, float *c, long ldc, long ncols, int load_c);
+                                  const float *bp, float *c, long ldc, long ncols, int load_c,
+                                  const void *prefetch);
 
 /* The same with a BF16 panel in pair layout: rows p, p+1 (p even) of
  * column j at bp[(p/2)*64 + 2j], [.. + 1]. kc may be odd only at k's end. */
 typedef void (*scorek_bf16w_kernel)(long mr, long kc, const float *a, long rs_a, long cs_a,
-                                    const uint16_t *bp, float *c, long ldc, long ncols, int load_c);
+                                    const uint16_t *bp, float *c, long ldc, long ncols, int load_c,
+                                    const void *prefetch);
 
 /* BF16 x BF16 pair dot products (vdpbf16ps): a holds each row's BF16
  * pairs as 32-bit words, row r at a[r*lda]; kp pairs. */
 typedef void (*scorek_bf16dot_kernel)(long mr, long kp, const uint32_t *a, long lda,
-                                      const uint16_t *bp, float *c, long ldc, long ncols, int load_c);
+                                      const uint16_t *bp, float *c, long ldc, long ncols, int load_c,
+                                      const void *prefetch);
 
 /* Packs B(p, j) = b[j*ldb + p] (a row-major weight read as Wᵀ: the
  * forward product's B) for p < kc, j < nc into zero-padded panels. */

@@ -1,7 +1,15 @@
 /// The SwiGLU gate of Llama-family MLPs: out = silu(gate) ⊙ up, silu(x) = x·σ(x).
 public enum SwiGLU {
-    /// gate, up, out: [count]; out may alias gate.
+    /// gate, up, out: [count]; out may alias gate. Many elements (a prefill,
+    /// a training batch) are spread over the pool in chunks of whole
+    /// vectors, so every element takes the path it takes on one thread.
     public static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        Parallel.chunks(count, grain: 1 << 14) { r in
+            chunk(out: out + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound, count: r.count)
+        }
+    }
+
+    private static func chunk(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         typealias V = VectorMath.V
         let one = V(repeating: 1)
         var i = 0

@@ -112,7 +112,8 @@ public final class Transformer: @unchecked Sendable {
         }
 
         for (l, w) in weights.layers.enumerated() {
-            normRows(out: h.pointer, x: x.pointer, weight: w.inputNorm, rows: R)
+            RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
+                            weight: w.inputNorm, rows: R, dim: H, eps: c.rmsNormEps)
             project(h.pointer, R, [(w.q, q.pointer), (w.k, k.pointer), (w.v, v.pointer)])
             if let qn = w.qNorm, let kn = w.kNorm {
                 RMSNorm.forward(out: q.pointer, outStride: D, x: q.pointer, xStride: D,
@@ -160,14 +161,10 @@ public final class Transformer: @unchecked Sendable {
             }
             project(attn.pointer, R, w.o, into: x.pointer, accumulate: true)
 
-            normRows(out: h.pointer, x: x.pointer, weight: w.postAttentionNorm, rows: R)
+            RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
+                            weight: w.postAttentionNorm, rows: R, dim: H, eps: c.rmsNormEps)
             project(h.pointer, R, [(w.gate, gate.pointer), (w.up, up.pointer)])
-            // A prefill's rows are many: spread them (chunks of whole vectors, so
-            // each element takes the path it takes on one thread).
-            Parallel.chunks(R * I, grain: 1 << 16) { range in
-                SwiGLU.forward(out: gate.pointer + range.lowerBound, gate: gate.pointer + range.lowerBound,
-                               up: up.pointer + range.lowerBound, count: range.count)
-            }
+            SwiGLU.forward(out: gate.pointer, gate: gate.pointer, up: up.pointer, count: R * I)
             project(gate.pointer, R, w.down, into: x.pointer, accumulate: true)
         }
         for s in segments { s.cache.count += s.count }
@@ -175,15 +172,6 @@ public final class Transformer: @unchecked Sendable {
         RMSNorm.forward(out: h.pointer, outStride: H, x: x.pointer, xStride: H,
                         weight: weights.finalNorm, rows: R, dim: H, eps: c.rmsNormEps)
         return h
-    }
-
-    /// RMSNorm of R hidden-state rows, a prefill's many rows spread over the pool.
-    private func normRows(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows R: Int) {
-        let H = config.hiddenSize
-        Parallel.chunks(R, grain: 64) { r in
-            RMSNorm.forward(out: out + r.lowerBound * H, outStride: H, x: x + r.lowerBound * H, xStride: H,
-                            weight: weight, rows: r.count, dim: H, eps: config.rmsNormEps)
-        }
     }
 
     /// outs[i][R × rows_i] = input[R × cols] · W_iᵀ + b_i for projections of one input.

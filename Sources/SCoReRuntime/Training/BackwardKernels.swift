@@ -10,20 +10,12 @@ import Glibc
 
 extension RMSNorm {
     /// y = w ⊙ x·r with r = 1/sqrt(mean(x²) + eps) per row; stores r in rstd[rows].
-    /// Same arithmetic as `forward`, so the logits match inference bit for bit.
+    /// The same row function as `forward`, so the logits match inference bit for bit.
     public static func forward(out: UnsafeMutablePointer<Float>, outStride: Int, x: UnsafePointer<Float>, xStride: Int,
                         weight: UnsafePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         rows: Int, dim: Int, eps: Float) {
         Parallel.chunks(rows, grain: max(1, 8192 / dim)) { range in
-            for r in range {
-                let xr = x + r * xStride
-                let yr = out + r * outStride
-                var sum: Float = 0
-                for i in 0..<dim { sum += xr[i] * xr[i] }
-                let scale = 1 / sqrtf(sum / Float(dim) + eps)
-                rstd[r] = scale
-                for i in 0..<dim { yr[i] = weight[i] * (xr[i] * scale) }
-            }
+            for r in range { rstd[r] = row(out + r * outStride, x + r * xStride, weight: weight, dim: dim, eps: eps) }
         }
     }
 

@@ -80,7 +80,7 @@ final class DecoderGraph {
         p[4].forward(h, rows: R, into: a.gate, accumulate: false, xa: a.xa[4])
         p[5].forward(h, rows: R, into: a.up, accumulate: false, xa: a.xa[5])
         guard writeOutput else { return }
-        swiglu(store.act, a.gate, a.up, R * c.intermediateSize)
+        SwiGLU.forward(out: store.act, gate: a.gate, up: a.up, count: R * c.intermediateSize)
         let xOut = store.residual[l + 1]
         xOut.update(from: a.xMid, count: R * H)
         p[6].forward(store.act, rows: R, into: xOut, accumulate: true, xa: a.xa[6])
@@ -98,12 +98,6 @@ final class DecoderGraph {
                 body(b, batch.starts[b], store.attentionScratch + part * store.attentionSlot)
                 b += parts
             }
-        }
-    }
-
-    private func swiglu(_ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ count: Int) {
-        Parallel.chunks(count, grain: 1 << 14) { r in
-            SwiGLU.forward(out: out + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound, count: r.count)
         }
     }
 
@@ -141,7 +135,7 @@ final class DecoderGraph {
         // MLP: x_out = x_mid + down(silu(gate(h2)) ⊙ up(h2)), h2 = norm(x_mid)
         RMSNorm.forward(out: h, outStride: H, x: a.xMid, xStride: H, weight: w.postAttentionNorm!, rstd: a.rstd2,
                         rows: R, dim: H, eps: c.rmsNormEps)
-        swiglu(store.act, a.gate, a.up, R * I)
+        SwiGLU.forward(out: store.act, gate: a.gate, up: a.up, count: R * I)
         p[6].backward(dy: dx, x: store.act, rows: R, dx: store.dGate, accumulateDx: false, xa: a.xa[6], dxa: store.dxa)
         Parallel.chunks(R * I, grain: 1 << 14) { r in
             let o = r.lowerBound
