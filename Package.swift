@@ -67,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "score-cli",
-            dependencies: ["SCoReRuntime", "SCoReDemo", "CMPIShim"],
+            dependencies: ["SCoReRuntime", "SCoReDemo", "CMPIShim", "CKernels"],
             swiftSettings: optimise,
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),

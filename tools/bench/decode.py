@@ -36,10 +36,10 @@ parentheses) and the speed ratios ours / llama.cpp and ours / torch. Batch-1
 decode is also given as a percentage of the memory-bandwidth bound: the weight
 bytes read per token (ours' `weight_bytes`) divided by the read bandwidth that
 the membw tool measures at the start and at the end of the run (the higher of
-the two: the host's bandwidth drifts). Because it drifts (29-46 GB/s within
-an hour on the Zen 4 host), the bandwidth is also measured between rounds,
-and "% of the round bound" sets each round's decode against the higher of
-the two bandwidths measured around it (median over rounds).
+the two: the host's bandwidth drifts). Because it drifts (30-51 GB/s within
+minutes on the Zen 4 host), the bandwidth is also measured around every
+engine's turn, and "% of its turn bound" sets each turn's decode against the
+higher of the two bandwidths measured around it (median over rounds).
 
 Before each measurement the script waits for a quiet machine (llamacpp.wait_quiet)
 and records the load averages and the CPU other processes used during it;
@@ -419,13 +419,13 @@ def print_table(line: dict) -> None:
             print(f"{'  % of the run best bound':<28}" + "".join(f"{p:>20}" for p in pct))
             near = line.get("percent_of_adjacent_bound_b1") or {}
             pct = [f"{near[e]:.0f}%" if e in near else "-" for e in engines]
-            print(f"{'  % of the round bound':<28}" + "".join(f"{p:>20}" for p in pct))
+            print(f"{'  % of its turn bound':<28}" + "".join(f"{p:>20}" for p in pct))
     bw = line["membw_gbps"]
     if bound:
         print(f"bandwidth bound: {line['weight_bytes'] / 1e6:.1f} MB of weights per token "
-              f"({line['weight_bytes_source']}) / {max(x for x in bw['between_rounds'] if x):.1f} GB/s "
-              f"(membw between rounds: {', '.join(str(x or '-') for x in bw['between_rounds'])}) = {bound:.1f} tokens/s; "
-              f"the round bound sets each round's decode against the higher bandwidth measured next to it")
+              f"({line['weight_bytes_source']}) / {max(x for x in bw['between_turns'] if x):.1f} GB/s "
+              f"(membw between turns: {', '.join(f'{x:.1f}' if x else '-' for x in bw['between_turns'])}) = {bound:.1f} tokens/s; "
+              f"the turn's bound sets each engine's decode against the higher bandwidth measured around its turn")
     else:
         print("bandwidth bound: not available (no membw tool or no weight size)")
     for e, why in line["engines_skipped"].items():
@@ -495,13 +495,21 @@ def main() -> None:
     # The host's bandwidth drifts (29-46 GB/s within an hour here), so it is
     # measured between rounds and each round's decode is set against the
     # bandwidth next to it.
+    # Measured again around every engine's turn: a turn's decode is set
+    # against the higher of the two bandwidths measured next to it.
     between = [llamacpp.bandwidth(a)]
+    around: list[dict] = []  # per round: engine -> (bandwidth before, after)
     rounds: list[dict] = []
     for r in range(a.rounds):
         log(f"round {r + 1}/{a.rounds}")
-        rounds.append({name: eng.round(a) for name, eng in engines.items()})
-        between.append(llamacpp.bandwidth(a))
-    membw = {"before": between[0], "after": between[-1], "between_rounds": between}
+        row, near = {}, {}
+        for name, eng in engines.items():
+            row[name] = eng.round(a)
+            between.append(llamacpp.bandwidth(a))
+            near[name] = (between[-2], between[-1])
+        rounds.append(row)
+        around.append(near)
+    membw = {"before": between[0], "after": between[-1], "between_turns": between}
 
     weight_bytes, source = engines["ours"].weight_bytes if "ours" in engines else None, "score-cli bench-decode"
     if weight_bytes is None:  # ours not run: the checkpoint's size (embedding stored once when tied)
@@ -510,14 +518,14 @@ def main() -> None:
     gbps = max((x for x in between if x), default=None)
     bound = round(gbps * 1e9 / weight_bytes, 3) if gbps and weight_bytes else None
     summary = summarize(rounds, a.batch_list)
-    # Per round: batch-1 decode over the bound from the higher of the two
-    # bandwidths measured around that round; the median over rounds.
+    # Per turn: batch-1 decode over the bound from the higher of the two
+    # bandwidths measured around that engine's turn; the median over rounds.
     percent_adjacent = {}
     for e, fig in metric_rows(a.batch_list)[1][2].items() if 1 in a.batch_list else []:
         got = []
         for r, row in enumerate(rounds):
             tps = row.get(e, {}).get(fig, {}).get("tokens_per_second")
-            bw = max((x for x in between[r:r + 2] if x), default=None)
+            bw = max((x for x in around[r].get(e, ()) if x), default=None)
             if tps and bw and weight_bytes:
                 got.append(100 * tps * weight_bytes / (bw * 1e9))
         if got:

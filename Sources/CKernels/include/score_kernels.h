@@ -42,6 +42,9 @@ void scorek_cpu_identity(char vendor[13], uint32_t *family, uint32_t *model, cha
  * thread uses OpenBLAS. */
 int scorek_openblas_force_core(const char *core);
 
+/* The sum of p[0..n): one sequential read with the CPU's widest loads
+ * (read_bandwidth.c; what `score-cli bench-memory` times). */
+float scorek_read_sum(const float *p, long n);
 
 /* ---- Matrix products (gemm/): our own kernels, chosen at run time. ----
  *
