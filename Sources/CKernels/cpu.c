@@ -82,3 +82,9 @@ void scorek_cpu_identity(char vendor[13], uint32_t *family, uint32_t *model, cha
 }
 
 #endif
+
+void scorek_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}

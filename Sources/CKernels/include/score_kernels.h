@@ -36,6 +36,10 @@ uint32_t scorek_cpu_features(void);
  * (extended fields folded in), and the brand string; empty off x86-64. */
 void scorek_cpu_identity(char vendor[13], uint32_t *family, uint32_t *model, char brand[49]);
 
+/* A spin-wait hint (x86 `pause`): a waiting thread gives the core's
+ * pipeline to its sibling and wakes within dozens of cycles. */
+void scorek_cpu_relax(void);
+
 /* Makes a DYNAMIC_ARCH OpenBLAS run the kernels of `core` (an
  * OPENBLAS_CORETYPE name such as "SkylakeX"). Returns 0 when this OpenBLAS
  * cannot re-select (built without DYNAMIC_ARCH). Call before any other

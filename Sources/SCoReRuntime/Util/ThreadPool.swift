@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import CKernels
 
 /// A fixed set of worker threads for our own kernels (OpenBLAS has its own).
 ///
@@ -103,11 +104,15 @@ public final class ThreadPool: @unchecked Sendable {
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
             work()
-            while finished.load(ordering: .acquiring) < parts { spinPause() }
+            var waited = 0
+            while finished.load(ordering: .acquiring) < parts {
+                spinPause(waited)
+                waited += 1
+            }
             pthread_mutex_lock(&mutex)
             while inside.load(ordering: .acquiring) > 0 {
                 pthread_mutex_unlock(&mutex)
-                spinPause()
+                spinPause(Int.max)
                 pthread_mutex_lock(&mutex)
             }
             job = nil
@@ -132,7 +137,7 @@ public final class ThreadPool: @unchecked Sendable {
             // Spin a little: the next job usually follows within microseconds.
             var spins = 0
             while generation.load(ordering: .acquiring) == seen && spins < 20_000 {
-                spinPause()
+                spinPause(spins)
                 spins += 1
             }
             pthread_mutex_lock(&mutex)
@@ -151,9 +156,12 @@ public final class ThreadPool: @unchecked Sendable {
     }
 }
 
+/// One wait of a spin loop: the first rounds pause the core for a few
+/// dozen cycles (the next job or the last part usually comes within
+/// microseconds, and a system call would add its own microsecond); later
+/// ones yield, which keeps a 2-core machine responsive when more threads
+/// than cores are runnable.
 @inline(__always)
-private func spinPause() {
-    // No portable pause intrinsic in Swift; a yield keeps a 2-core machine
-    // responsive when more threads than cores are runnable.
-    sched_yield()
+private func spinPause(_ round: Int) {
+    if round < 512 { scorek_cpu_relax() } else { sched_yield() }
 }
