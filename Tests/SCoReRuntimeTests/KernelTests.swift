@@ -94,7 +94,7 @@ struct LCGFloats {
     /// counts around multiples of 16 cover the sixteen-key transposed path,
     /// the four-key path and the single keys after them; a head size that is
     /// not a multiple of 16 takes the four-key path only.
-    @Test(arguments: [(1, 64), (15, 64), (16, 64), (17, 64), (37, 64), (64, 128), (21, 24)])
+    @Test(arguments: [(1, 64), (15, 64), (16, 64), (17, 64), (37, 64), (64, 128), (21, 24), (130, 64), (200, 128)])
     func matchesDefinition(keys: Int, headDim D: Int) {
         typealias V = SIMD16<Float>
         let heads = 4, kvHeads = 2, kvStride = kvHeads * D
