@@ -65,8 +65,8 @@ extern const struct scorek_gemm_ops scorek_ops_avx512bf16;
 /* Round-to-nearest-even F32 -> BF16 (NaN stays NaN), as torch does. */
 static inline uint16_t scorek_bf16_round(float x) {
     union { float f; uint32_t u; } v = { x };
-    if ((v.u & 0x7f800000u) == 0x7f800000u && (v.u & 0x007fffffu)) return (uint16_t)((v.u >> 16) | 0x40);
-    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+    uint32_t nan = (v.u & 0x7fffffffu) > 0x7f800000u;  /* a select, so loops vectorise */
+    return (uint16_t)(nan ? (v.u >> 16) | 0x40 : (v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
 }
 
 static inline float scorek_bf16_widen(uint16_t h) {
