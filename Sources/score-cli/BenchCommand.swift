@@ -104,13 +104,8 @@ enum BenchCommand {
         guard n <= model.contextLength else { throw UsageError("--tokens \(n) exceeds the context length \(model.contextLength)") }
         var rng = SplitMix(seed: 42)
         let tokens = (0..<n).map { _ in Int32(rng.next() % UInt64(c.vocabSize)) }
-        _ = try model.lastLogits(tokens: tokens)  // warm-up: page in the weights
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let t0 = now()
-            _ = try model.lastLogits(tokens: tokens)
-            best = min(best, now() - t0)
-        }
+        // The warm-up run pages in the weights.
+        let best = try bestTime(repeats) { _ = try model.lastLogits(tokens: tokens) }
         let matrixParams = Double(c.layerCount) * Double(c.hiddenSize * (c.qDim + 2 * c.kvDim) + c.qDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize)
         let attention = Double(c.layerCount) * 2 * 2 * Double(c.qDim) * Double(n) * Double(n) / 2
         let flops = 2 * matrixParams * Double(n) + attention + 2 * Double(c.hiddenSize * c.vocabSize)
@@ -177,20 +172,8 @@ enum BenchCommand {
         let repeats = try args.int("repeat", default: 10, range: 1...1000)
         let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
         for i in 0..<(n * n) { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
-        BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let t0 = now()
-            BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
-            best = min(best, now() - t0)
-        }
-        var oursBest = Double.infinity
-        MatMul.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
-        for _ in 0..<repeats {
-            let t0 = now()
-            MatMul.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
-            oursBest = min(oursBest, now() - t0)
-        }
+        let best = bestTime(repeats) { BLAS.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n) }
+        let oursBest = bestTime(repeats) { MatMul.matmul(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n) }
         let flops = 2 * Double(n) * Double(n) * Double(n)
         if args.flags.contains("json") {
             try printJSON([("bench", .string("sgemm")), ("size", jsonInt(n)), ("seconds", JSON.number(best)),
@@ -213,18 +196,11 @@ enum BenchCommand {
         let parts = pool.threads
         let per = (count / parts) / 64 * 64
         let sums = FloatBuffer(count: parts)
-        func pass() {
+        let best = bestTime(repeats) {
             pool.run(parts: parts) { part in
                 // The sum is stored so the reads cannot be optimised away.
                 sums.pointer[part] = scorek_read_sum(buffer.pointer + part * per, per)
             }
-        }
-        pass()
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let t0 = now()
-            pass()
-            best = min(best, now() - t0)
         }
         let bytes = Double(per * parts * 4)
         if args.flags.contains("json") {
@@ -304,16 +280,7 @@ enum BenchCommand {
         for i in 0..<(n * k) { w.pointer[i] = value() }
         let halves = BF16Buffer(count: n * k)
         for i in 0..<(n * k) { halves.pointer[i] = BF16(bits: UInt16(w.pointer[i].bitPattern >> 16)) }
-        func time(_ body: () -> Void) -> Double {
-            body()
-            var best = Double.infinity
-            for _ in 0..<repeats {
-                let t0 = now()
-                body()
-                best = min(best, now() - t0)
-            }
-            return best
-        }
+        func time(_ body: () -> Void) -> Double { bestTime(repeats, body) }
         let rowMajor = dtype == "f32" ? WeightMatrix(f32: UnsafePointer(w.pointer), rows: n, cols: k)
                                       : WeightMatrix(.bf16(UnsafePointer(halves.pointer)), rows: n, cols: k)
         var results: [(String, Double)] = []
@@ -339,6 +306,18 @@ enum BenchCommand {
                 print("\(name) (\(name == "sgemm" ? "OpenBLAS " + OpenBLASCore.activeName : KernelPath.active.name)) \(dtype) \(m)x\(n)x\(k): \(fmt(seconds * 1e6)) us  \(fmt(flops / seconds / 1e9)) GFLOP/s  \(fmt(bytes / seconds / 1e9)) GB/s of weights  (\(BLAS.threadCount) threads)")
             }
         }
+    }
+
+    /// Seconds of the fastest of `repeats` runs of body, after one untimed warm-up run.
+    static func bestTime(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = now()
+            try body()
+            best = min(best, now() - t0)
+        }
+        return best
     }
 
     /// Three significant digits in scientific notation ("1.23e-4").
