@@ -38,7 +38,8 @@ import SCoReRuntime
     /// activation row's result is the same alone or in a batch, and all agree
     /// with OpenBLAS on the widened values (odd n, k not a multiple of a
     /// panel, strides, accumulate on and off).
-    @Test(arguments: [(1, 7, 5), (1, 130, 576), (3, 130, 33), (4, 9, 16), (16, 37, 100), (24, 203, 64), (7, 20, 200), (20, 3000, 700), (70, 64, 31)])
+    @Test(arguments: [(1, 7, 5), (1, 130, 576), (3, 130, 33), (4, 9, 16), (16, 37, 100), (24, 203, 64), (7, 20, 200), (20, 3000, 700), (70, 64, 31),
+                      (70, 4200, 300)])  // taller than a decoding batch, panels beyond L2: column blocks
     func everyStorageGivesTheSameBits(m: Int, n: Int, k: Int) {
         let ldx = k + 3, ldo = n + 2
         let (halves, floats) = Self.randomMatrix(n * k, seed: UInt64(m * 1000 + n))
@@ -128,8 +129,8 @@ import SCoReRuntime
     /// BF16 compute (activations rounded to BF16, vdpbf16ps where the CPU
     /// has it) stays within BF16 rounding of F32 compute, and its emulation
     /// on every other kernel path gives the same bits as the reference's.
-    @Test func bf16ComputeIsCloseToF32() throws {
-        let (m, n, k) = (20, 70, 601)
+    @Test(arguments: [(20, 70, 601), (70, 4200, 300)])  // the second: column blocks (gemm.c, n_block)
+    func bf16ComputeIsCloseToF32(m: Int, n: Int, k: Int) throws {
         let (halves, _) = Self.randomMatrix(n * k, seed: 11)
         let x = MatMulTests.random(m * k, seed: 12)  // not BF16 values: rounding them matters
         try halves.withUnsafeBufferPointer { h in

@@ -305,6 +305,18 @@ void scorek_gemm_f32(long m, long n, long k, const float *a, long rs_a, long cs_
 enum { STREAM_ROWS = 64 };
 static long k_block(long m, long k) { return m <= STREAM_ROWS ? k : KC; }
 
+/* Taller products (prefill, scoring) whose k-block of panels outgrows L2
+ * sweep it a block of columns at a time, so every block of rows finds the
+ * panels in L2 (SmolLM2's LM head holds 48 MB of F32 panels per k-block:
+ * one core's scoring product went from 89 to 102 GFLOP/s). Each element's
+ * chain is unchanged. `column_bytes`: one column's share of a k-block. */
+enum { L2_PANELS = 1 << 20, PANEL_BLOCK = 1 << 18 };
+static long n_block(long m, long n, long column_bytes) {
+    if (m <= STREAM_ROWS || n * column_bytes <= L2_PANELS) return n;
+    long nb = PANEL_BLOCK / column_bytes / SCOREK_NR * SCOREK_NR;
+    return nb > SCOREK_NR ? nb : SCOREK_NR;
+}
+
 void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
                             const float *packed, float *c, long ldc, int accumulate) {
     if (m <= 0 || n <= 0) return;
@@ -313,11 +325,15 @@ void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
         return;
     }
     const struct scorek_gemm_ops *o = ops();
-    long kb = k_block(m, k);
-    for (long pc = 0; pc < k; pc += kb) {
-        long kc = k - pc < kb ? k - pc : kb;
-        f32_block(o, m, n, kc, a + pc, lda, 1, packed + pc * SCOREK_NR, SCOREK_NR * k, c, ldc,
-                  accumulate || pc > 0);
+    long kb = k_block(m, k), nb = n_block(m, n, kb * (long)sizeof(float));
+    for (long jc = 0; jc < n; jc += nb) {
+        long nc = n - jc < nb ? n - jc : nb;
+        const float *columns = packed + (jc / SCOREK_NR) * SCOREK_NR * k;
+        for (long pc = 0; pc < k; pc += kb) {
+            long kc = k - pc < kb ? k - pc : kb;
+            f32_block(o, m, nc, kc, a + pc, lda, 1, columns + pc * SCOREK_NR, SCOREK_NR * k, c + jc, ldc,
+                      accumulate || pc > 0);
+        }
     }
 }
 
@@ -380,11 +396,15 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
                     row[t] = (uint32_t)scorek_bf16_round(src[2 * t]) | (uint32_t)scorek_bf16_round(src[2 * t + 1]) << 16;
                 if (k & 1) row[k / 2] = scorek_bf16_round(src[k - 1]);
             }
-            long kb = m <= STREAM_ROWS ? kp : KC / 2;
-            for (long t0 = 0; t0 < kp; t0 += kb) {
-                long kc = kp - t0 < kb ? kp - t0 : kb;
-                bf16dot_block(o, m, n, kc, pairs + t0, kp, packed + t0 * 64, stride, c, ldc,
-                              accumulate || t0 > 0);
+            long kb = m <= STREAM_ROWS ? kp : KC / 2, nb = n_block(m, n, kb * 4);
+            for (long jc = 0; jc < n; jc += nb) {
+                long nc = n - jc < nb ? n - jc : nb;
+                const uint16_t *columns = packed + (jc / SCOREK_NR) * stride;
+                for (long t0 = 0; t0 < kp; t0 += kb) {
+                    long kc = kp - t0 < kb ? kp - t0 : kb;
+                    bf16dot_block(o, m, nc, kc, pairs + t0, kp, columns + t0 * 64, stride, c + jc, ldc,
+                                  accumulate || t0 > 0);
+                }
             }
             return;
         }
@@ -405,9 +425,14 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
         x = rounded;
         ldx = k;
     }
-    long kb = k_block(m, k);
-    for (long pc = 0; pc < k; pc += kb) {
-        long kc = k - pc < kb ? k - pc : kb;
-        bf16w_block(o, m, n, kc, x + pc, ldx, packed + pc * SCOREK_NR, stride, c, ldc, accumulate || pc > 0);
+    long kb = k_block(m, k), nb = n_block(m, n, even(kb) * 2);
+    for (long jc = 0; jc < n; jc += nb) {
+        long nc = n - jc < nb ? n - jc : nb;
+        const uint16_t *columns = packed + (jc / SCOREK_NR) * stride;
+        for (long pc = 0; pc < k; pc += kb) {
+            long kc = k - pc < kb ? k - pc : kb;
+            bf16w_block(o, m, nc, kc, x + pc, ldx, columns + pc * SCOREK_NR, stride, c + jc, ldc,
+                        accumulate || pc > 0);
+        }
     }
 }

@@ -24,7 +24,12 @@ public enum LossHead {
         public var klValues: [Float] = []
     }
 
-    static func blockRows(vocab: Int) -> Int { max(8, min(256, (1 << 22) / max(vocab, 1))) }
+    /// Each block re-packs the head's panels for two products (z = h·Wᵀ and
+    /// dh = dz·W) and reads and writes all of dHead once: 256 rows keep that
+    /// traffic to a few percent of the block's arithmetic. The logits buffer
+    /// is then 48 MB for SmolLM2's 49,152 entries; larger vocabularies get
+    /// fewer rows (64 MB of logits at most).
+    static func blockRows(vocab: Int) -> Int { max(8, min(256, (1 << 24) / max(vocab, 1))) }
 
     /// Writes dHidden [R × H] (zero on inactive rows) and accumulates dHead
     /// [V × H] when not nil. `reference` (hidden states and head of the
