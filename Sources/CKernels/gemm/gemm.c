@@ -194,6 +194,10 @@ void scorek_pack_f32(long n, long k, const float *w, long ldw, float *packed) {
     pack_block(ops(), k, n, w, 1, ldw, packed);
 }
 
+void scorek_pack_b_f32(long n, long k, const float *b, long rs_b, long cs_b, float *packed) {
+    pack_block(ops(), k, n, b, rs_b, cs_b, packed);
+}
+
 #define PACK_BF16(VALUE)                                                                   \
     long ke = even(k);                                                                     \
     for (long q = 0; q < panels(n); q++) {                                                 \

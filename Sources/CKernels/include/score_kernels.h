@@ -96,6 +96,10 @@ size_t scorek_packed_bf16_size(long n, long k);
 void scorek_pack_bf16(long n, long k, const uint16_t *w, long ldw, uint16_t *packed);
 /* F32 weights rounded to BF16 (round to nearest even) while packing. */
 void scorek_pack_bf16_from_f32(long n, long k, const float *w, long ldw, uint16_t *packed);
+/* Any B(p, j) = b[p*rs_b + j*cs_b], p < k, j < n, into the same panels
+ * (scorek_pack_f32 is rs_b = 1, cs_b = ldw): a product's B packed once and
+ * shared by the threads that split its rows. */
+void scorek_pack_b_f32(long n, long k, const float *b, long rs_b, long cs_b, float *packed);
 /* Row `row` of a packed W, widened to F32 (an embedding lookup). */
 void scorek_packed_f32_row(const float *packed, long k, long row, float *out);
 void scorek_packed_bf16_row(const uint16_t *packed, long k, long row, float *out);

@@ -77,11 +77,19 @@ public enum MatMul {
             }
             return
         }
-        split(m: m, n: n, k: k) { rows, cols in
-            scorek_gemm_f32(rows.count, cols.count, k,
-                            a + rows.lowerBound * rowStrideA, rowStrideA, colStrideA,
-                            b + cols.lowerBound * colStrideB, rowStrideB, colStrideB,
-                            c + rows.lowerBound * ldc + cols.lowerBound, ldc, beta == 0 ? 0 : 1)
+        if colStrideA == 1, let packed = sharedPanels(m: m, n: n, k: k, b: b, rowStrideB: rowStrideB, colStrideB: colStrideB) {
+            split(m: m, n: n, k: k) { rows, cols in
+                scorek_gemm_packed_f32(rows.count, cols.count, k, a + rows.lowerBound * rowStrideA, rowStrideA,
+                                       packed.pointer + cols.lowerBound * k, c + rows.lowerBound * ldc + cols.lowerBound, ldc,
+                                       beta == 0 ? 0 : 1)
+            }
+        } else {
+            split(m: m, n: n, k: k) { rows, cols in
+                scorek_gemm_f32(rows.count, cols.count, k,
+                                a + rows.lowerBound * rowStrideA, rowStrideA, colStrideA,
+                                b + cols.lowerBound * colStrideB, rowStrideB, colStrideB,
+                                c + rows.lowerBound * ldc + cols.lowerBound, ldc, beta == 0 ? 0 : 1)
+            }
         }
         if alpha != 1 {
             for i in 0..<m {
@@ -89,6 +97,35 @@ public enum MatMul {
                 for j in 0..<n { row[j] *= alpha }
             }
         }
+    }
+
+    /// B packed once for the whole product, the threads sharing the work,
+    /// when `split` would cut the rows: each row slab would otherwise pack
+    /// all of B for itself (a training step's forward and input-gradient
+    /// products, 3-4% of the step in copies). nil when the columns are cut
+    /// (each slab packs only its own) or the product runs on one thread.
+    /// The panels hold the same values in the same order: same bits.
+    static func sharedPanels(m: Int, n: Int, k: Int, b: UnsafePointer<Float>,
+                             rowStrideB: Int, colStrideB: Int) -> FloatBuffer? {
+        let pool = ThreadPool.shared, panel = Int(SCOREK_PANEL)
+        guard k > 0, pool.threads > 1, m * n * k >= parallelWork, m >= panel * pool.threads,
+              !splitsColumns(m: m, n: n, threads: pool.threads) else { return nil }
+        let panels = (n + panel - 1) / panel
+        let packed = FloatBuffer(count: scorek_packed_f32_size(n, k), zeroed: false)
+        let parts = min(pool.threads, panels)
+        pool.run(parts: parts) { part in
+            let first = panels * part / parts, last = panels * (part + 1) / parts
+            guard first < last else { return }
+            scorek_pack_b_f32(min(n, last * panel) - first * panel, k, b + first * panel * colStrideB, rowStrideB, colStrideB,
+                              packed.pointer + first * panel * k)
+        }
+        return packed
+    }
+
+    @inline(__always)
+    static func splitsColumns(m: Int, n: Int, threads: Int) -> Bool {
+        let panel = Int(SCOREK_PANEL)
+        return n >= panel * threads && (n >= m || m < panel * threads)
     }
 
     /// Products smaller than this many multiply-adds run on the calling thread.
@@ -112,7 +149,7 @@ public enum MatMul {
             body(0..<m, 0..<n)
             return
         }
-        let byColumns = n >= panel * threads && (n >= m || m < panel * threads)
+        let byColumns = splitsColumns(m: m, n: n, threads: threads)
         let extent = byColumns ? n : m
         let slab = ((extent + threads - 1) / threads + panel - 1) / panel * panel
         let parts = (extent + slab - 1) / slab
