@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SCoReRuntime
 
@@ -44,6 +45,34 @@ import SCoReRuntime
                 #expect(abs(s.multiplier(step: step) - expected) <= 1e-12, "\(key) step \(step)")
             }
         }
+    }
+
+    /// The 16-lane AdamW gives every element the bits of the per-element
+    /// formula (same IEEE operations, same order), tails included.
+    @Test func adamWLanesEqualTheElementFormula() {
+        let count = 16 * 5 + 7
+        let config = AdamWConfig(learningRate: 3e-3, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1)
+        var values = MatMulTests.random(count, seed: 1), m = MatMulTests.random(count, seed: 2).map { $0 * 0.1 }
+        var v = MatMulTests.random(count, seed: 3).map { $0 * $0 * 0.01 }
+        let grads = MatMulTests.random(count, seed: 4)
+        var want = values, wantM = m, wantV = v
+        let lr = 2e-3, t = 3
+        let decay = Float(1 - lr * Double(config.weightDecay))
+        let stepSize = Float(lr / (1 - pow(Double(config.beta1), Double(t))))
+        let correction2 = Float((1 - pow(Double(config.beta2), Double(t))).squareRoot())
+        for i in 0..<count {
+            let g = grads[i]
+            var p = want[i] * decay
+            let mi = wantM[i] + (1 - config.beta1) * (g - wantM[i])
+            let vi = wantV[i] * config.beta2 + (1 - config.beta2) * g * g
+            wantM[i] = mi
+            wantV[i] = vi
+            p -= stepSize * (mi / (vi.squareRoot() / correction2 + config.epsilon))
+            want[i] = p
+        }
+        AdamW.step(values: &values, grads: grads, m: &m, v: &v, count: count, config: config, learningRate: lr, step: t)
+        #expect(values.map(\.bitPattern) == want.map(\.bitPattern))
+        #expect(m.map(\.bitPattern) == wantM.map(\.bitPattern) && v.map(\.bitPattern) == wantV.map(\.bitPattern))
     }
 
     @Test func clippingMatchesDefinition() {

@@ -43,7 +43,24 @@ public enum AdamW {
         let correction2 = Float((1 - pow(b2, Double(t))).squareRoot())
         let w1 = 1 - c.beta1, w2 = 1 - c.beta2, beta2 = c.beta2, eps = c.epsilon
         Parallel.chunks(count, grain: 1 << 15) { range in
-            for i in range {
+            // 16 lanes at a time, the same IEEE operations per element in
+            // the same order (no fusing), so the same bits as the scalar
+            // loop below, which Swift does not vectorise (sqrt's domain check).
+            typealias V = VectorMath.V
+            let decayV = V(repeating: decay), w1V = V(repeating: w1), w2V = V(repeating: w2), beta2V = V(repeating: beta2)
+            let stepV = V(repeating: stepSize), correctionV = V(repeating: correction2), epsV = V(repeating: eps)
+            var j = range.lowerBound
+            while j + 16 <= range.upperBound {
+                let g = VectorMath.load(grads + j), m0 = VectorMath.load(m + j)
+                let p = VectorMath.load(values + j) * decayV
+                let mi = m0 + w1V * (g - m0)
+                let vi = VectorMath.load(v + j) * beta2V + w2V * g * g
+                VectorMath.store(mi, m + j)
+                VectorMath.store(vi, v + j)
+                VectorMath.store(p - stepV * (mi / (vi.squareRoot() / correctionV + epsV)), values + j)
+                j += 16
+            }
+            for i in j..<range.upperBound {
                 let g = grads[i]
                 var p = values[i] * decay
                 let mi = m[i] + w1 * (g - m[i])
@@ -61,11 +78,26 @@ public enum AdamW {
 /// min(1, maxNorm / (‖g‖₂ + 1e-6)) where ‖g‖₂ is the norm over all of them.
 public enum GradientClipping {
     /// The global L2 norm (accumulated in double); NaN/∞ when any entry is.
+    /// Eight running sums per chunk: one chain of dependent additions was
+    /// latency-bound (1.5% of a training step). The order differs from a
+    /// plain loop by ~1e-16 relative, far below the F32 clip coefficient's
+    /// resolution.
     public static func norm(_ g: UnsafePointer<Float>, count: Int) -> Double {
         Parallel.sum(count, grain: 1 << 15) { range in
-            var s: Double = 0
-            for i in range { s += Double(g[i]) * Double(g[i]) }
-            return s
+            var s = SIMD8<Double>(repeating: 0)
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let x = SIMD8<Double>(Double(g[i]), Double(g[i + 1]), Double(g[i + 2]), Double(g[i + 3]),
+                                      Double(g[i + 4]), Double(g[i + 5]), Double(g[i + 6]), Double(g[i + 7]))
+                s += x * x
+                i += 8
+            }
+            var total = s.sum()
+            while i < range.upperBound {
+                total += Double(g[i]) * Double(g[i])
+                i += 1
+            }
+            return total
         }.squareRoot()
     }
 
