@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+import CKernels
 import SCoReRuntime
 
 @Suite struct KernelTests {
@@ -20,6 +21,61 @@ import SCoReRuntime
         #expect(VectorMath.exp(200) == .infinity)
         #expect(VectorMath.exp(Float.nan).isNaN)
         #expect(VectorMath.exp(0) == 1)
+    }
+
+    /// The C loops (vmath.c) give, on every kernel path, the bits of the
+    /// Swift formula they replace: exp lane by lane, the 16 running sums,
+    /// SwiGLU forward and backward, specials (±∞, NaN, the clamps) included.
+    @Test func cElementwiseLoopsEqualTheSwiftFormula() throws {
+        var x = MatMulTests.random(16 * 40, seed: 9).enumerated().map { i, v in v * Float(1 + i % 7) * 13 }
+        let specials: [Float] = [.nan, .infinity, -.infinity, 88.72283, 88.73, -86.5, -86.51, 0, -0.0, 1e-30, -1e-30, 200, -200, 80, -80, 0.5]
+        for (i, v) in specials.enumerated() { x[i * 3] = v }
+        let up = MatMulTests.random(x.count, seed: 10), dout = MatMulTests.random(x.count, seed: 11)
+        let blocks = x.count / 16, shift: Float = 0.75, scale: Float = -1.5
+        // The Swift formulas, 16 lanes at a time.
+        var wantExp = x, wantLanes = VectorMath.V(repeating: 0), wantScaled = x
+        var wantSwiGLU = x, wantDGate = x, wantDUp = x
+        for b in 0..<blocks {
+            let v = VectorMath.load(x.withUnsafeBufferPointer { $0.baseAddress! } + 16 * b)
+            let u = VectorMath.load(up.withUnsafeBufferPointer { $0.baseAddress! } + 16 * b)
+            let d = VectorMath.load(dout.withUnsafeBufferPointer { $0.baseAddress! } + 16 * b)
+            let e = VectorMath.exp(v - VectorMath.V(repeating: shift))
+            let one = VectorMath.V(repeating: 1)
+            let s = one / (one + VectorMath.exp(-v))
+            let swiglu = v / (one + VectorMath.exp(-v)) * u
+            wantLanes += e
+            for l in 0..<16 {
+                wantExp[16 * b + l] = e[l]
+                wantScaled[16 * b + l] = scale * VectorMath.exp(v - VectorMath.V(repeating: shift))[l]
+                wantSwiGLU[16 * b + l] = swiglu[l]
+                wantDUp[16 * b + l] = (d * v * s)[l]
+                wantDGate[16 * b + l] = (d * u * s * (one + v * (one - s)))[l]
+            }
+        }
+        // Equal bits, or both NaN (a NaN's sign follows the operand order
+        // the compiler chose for a commutative operation).
+        func differences(_ a: [Float], _ b: [Float]) -> Int {
+            zip(a, b).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+        }
+        let saved = KernelPath.active
+        defer { try? KernelPath.use(saved) }
+        for path in KernelPath.allCases where path.isSupported {
+            try KernelPath.use(path)
+            var out = [Float](repeating: 0, count: x.count), lanes = [Float](repeating: 0, count: 16)
+            scorek_exp_shifted(x, &out, blocks, shift, &lanes)
+            #expect(differences(out, wantExp) == 0, "\(path.name): exp")
+            #expect(differences(lanes, (0..<16).map { wantLanes[$0] }) == 0, "\(path.name): lane sums")
+            var z = x
+            scorek_scaled_exp_shifted(&z, blocks, shift, scale)
+            #expect(differences(z, wantScaled) == 0, "\(path.name): scaled exp")
+            scorek_swiglu(&out, x, up, blocks)
+            #expect(differences(out, wantSwiGLU) == 0, "\(path.name): swiglu")
+            var dgate = dout, dup = out
+            scorek_swiglu_backward(&dgate, &dup, dgate, x, up, blocks)  // dout aliases dgate, as the trainer calls it
+            #expect(differences(dup, wantDUp) == 0, "\(path.name): swiglu dup")
+            #expect(differences(dgate, wantDGate) == 0, "\(path.name): swiglu dgate")
+            #expect(wantExp.contains { $0.isNaN } && wantExp.contains { $0 == .infinity } && wantExp.contains { $0 == 0 })
+        }
     }
 
     @Test func softmaxAndLogSumExp() {

@@ -113,6 +113,20 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
                              const uint16_t *packed, float *c, long ldc, int accumulate,
                              int bf16_compute);
 
+/* Elementwise maths over `blocks` whole blocks of 16 floats (callers keep
+ * their tails), with the bits of Swift's `VectorMath.exp` formula on every
+ * path (Sources/CKernels/vmath). */
+/* lanes[l] += e^(x[16b + l] - shift) over the blocks, in block order;
+ * out (may be x, or NULL) receives the exponentials. */
+void scorek_exp_shifted(const float *x, float *out, long blocks, float shift, float *lanes);
+/* z = scale * e^(z - shift). */
+void scorek_scaled_exp_shifted(float *z, long blocks, float shift, float scale);
+/* out = g / (1 + e^-g) * up (out may alias gate or up). */
+void scorek_swiglu(float *out, const float *gate, const float *up, long blocks);
+/* s = 1 / (1 + e^-g): dup = dout*g*s, dgate = dout*up*s*(1 + g*(1 - s)) (dout may alias dgate). */
+void scorek_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                            long blocks);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 /// The SwiGLU gate of Llama-family MLPs: out = silu(gate) ⊙ up, silu(x) = x·σ(x).
 public enum SwiGLU {
     /// gate, up, out: [count]; out may alias gate. Many elements (a prefill,
@@ -10,14 +11,8 @@ public enum SwiGLU {
     }
 
     private static func chunk(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        typealias V = VectorMath.V
-        let one = V(repeating: 1)
-        var i = 0
-        while i + 16 <= count {
-            let g = VectorMath.load(gate + i)
-            VectorMath.store(g / (one + VectorMath.exp(-g)) * VectorMath.load(up + i), out + i)
-            i += 16
-        }
+        scorek_swiglu(out, gate, up, count / 16)
+        var i = count / 16 * 16
         while i < count {
             let g = gate[i]
             out[i] = g / (1 + VectorMath.exp(-g)) * up[i]

@@ -1,3 +1,4 @@
+import CKernels
 public enum Softmax {
     /// In-place softmax of x[0..<count]; entries equal to −∞ become 0.
     public static func inPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
@@ -11,13 +12,9 @@ public enum Softmax {
     public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
         let m = VectorMath.max(x, count: count)
         if m == -.infinity { return m }
-        let s = VectorMath.V(repeating: m)
         var lanes = VectorMath.V(repeating: 0)
-        var i = 0
-        while i + 16 <= count {
-            lanes += VectorMath.exp(VectorMath.load(x + i) - s)
-            i += 16
-        }
+        withUnsafeMutableBytes(of: &lanes) { scorek_exp_shifted(x, nil, count / 16, m, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+        var i = count / 16 * 16
         var total = Double(lanes.sum())
         while i < count {
             total += Double(VectorMath.exp(x[i] - m))

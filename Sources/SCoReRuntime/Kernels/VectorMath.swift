@@ -1,3 +1,4 @@
+import CKernels
 /// Vectorised elementwise maths on F32 arrays.
 ///
 /// libm's expf is a scalar call (~10 ns); softmax over attention scores and
@@ -55,15 +56,11 @@ public enum VectorMath {
     /// x[i] = e^(x[i] − shift); returns Σ x[i] after the update.
     @inline(__always)
     public static func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        var i = 0
+        // Whole vectors in C (the same formula, every ISA; vmath.c).
         var sum = V(repeating: 0)
+        withUnsafeMutableBytes(of: &sum) { scorek_exp_shifted(x, x, count / 16, shift, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+        let i = count / 16 * 16
         let s = V(repeating: shift)
-        while i + 16 <= count {
-            let e = exp(load(x + i) - s)
-            store(e, x + i)
-            sum += e
-            i += 16
-        }
         var total = sum.sum()
         if i < count {
             let rest = count - i

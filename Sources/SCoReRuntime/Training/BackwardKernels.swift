@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -80,16 +81,8 @@ extension SwiGLU {
     /// Written into dgate/dup; dout may alias dgate.
     public static func backward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>,
                          dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        typealias V = VectorMath.V
-        let one = V(repeating: 1)
-        var i = 0
-        while i + 16 <= count {
-            let g = VectorMath.load(gate + i), u = VectorMath.load(up + i), d = VectorMath.load(dout + i)
-            let s = one / (one + VectorMath.exp(-g))
-            VectorMath.store(d * g * s, dup + i)
-            VectorMath.store(d * u * s * (one + g * (one - s)), dgate + i)
-            i += 16
-        }
+        scorek_swiglu_backward(dgate, dup, dout, gate, up, count / 16)
+        var i = count / 16 * 16
         while i < count {
             let g = gate[i]
             let s = 1 / (1 + VectorMath.exp(-g))

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -137,12 +138,8 @@ public enum LossHead {
             let klf = Float(kl)
             for j in 0..<V { zr[j] = g * zr[j] + kappa * (qr[j] - zr[j] * klf) }
         } else {
-            let shift = VectorMath.V(repeating: lse), g16 = VectorMath.V(repeating: g)
-            var j = 0
-            while j + 16 <= V {
-                VectorMath.store(g16 * VectorMath.exp(VectorMath.load(zr + j) - shift), zr + j)
-                j += 16
-            }
+            scorek_scaled_exp_shifted(zr, V / 16, lse, g)
+            var j = V / 16 * 16
             while j < V { zr[j] = g * VectorMath.exp(zr[j] - lse); j += 1 }
         }
         zr[y] -= g
