@@ -66,21 +66,6 @@ static inline lanes16 p_pow2(lanes16 shifted, lanes16 magic) {
 #define SELECT p_select
 #define POW2 p_pow2
 #include "vmath_kernels.h"
-#undef V
-#undef NAME
-#undef SPLAT
-#undef ADD
-#undef SUB
-#undef MUL
-#undef DIV
-#undef NEG
-#undef LOAD
-#undef STORE
-#undef LESS
-#undef GREATER
-#undef UNEQUAL
-#undef SELECT
-#undef POW2
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -143,21 +128,6 @@ static inline ymm2 y_pow2(ymm2 shifted, ymm2 magic) {
 #define SELECT y_select
 #define POW2 y_pow2
 #include "vmath_kernels.h"
-#undef V
-#undef NAME
-#undef SPLAT
-#undef ADD
-#undef SUB
-#undef MUL
-#undef DIV
-#undef NEG
-#undef LOAD
-#undef STORE
-#undef LESS
-#undef GREATER
-#undef UNEQUAL
-#undef SELECT
-#undef POW2
 #pragma clang attribute pop
 
 /* ---- AVX-512: one register. Masks are kept as vectors of all-ones

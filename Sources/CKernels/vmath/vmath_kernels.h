@@ -1,7 +1,7 @@
 /* The elementwise loops of vmath.c, written once over a 16-lane vector
  * type V and its operations (included once per ISA with NAME(), V and the
  * ops defined). Each loop works on whole blocks of 16 floats; callers keep
- * their tails. The arithmetic is that of `VectorMath.exp` in Swift, one
+ * their tails; the file undefines those names at its end. The arithmetic is that of `VectorMath.exp` in Swift, one
  * IEEE operation at a time (no fused multiply-adds), so every ISA gives
  * the Swift code's bits. */
 
@@ -63,3 +63,19 @@ static void NAME(swiglu_backward)(float *dgate, float *dup, const float *dout, c
 static const struct scorek_vmath_ops NAME(ops) = {
     NAME(exp_shifted), NAME(scaled_exp_shifted), NAME(swiglu), NAME(swiglu_backward),
 };
+
+#undef V
+#undef NAME
+#undef SPLAT
+#undef ADD
+#undef SUB
+#undef MUL
+#undef DIV
+#undef NEG
+#undef LOAD
+#undef STORE
+#undef LESS
+#undef GREATER
+#undef UNEQUAL
+#undef SELECT
+#undef POW2
