@@ -103,13 +103,15 @@ public enum MatMul {
     /// when `split` would cut the rows: each row slab would otherwise pack
     /// all of B for itself (a training step's forward and input-gradient
     /// products, 3-4% of the step in copies). nil when the columns are cut
-    /// (each slab packs only its own) or the product runs on one thread.
+    /// (each slab packs only its own), the product runs on one thread or
+    /// the panels would exceed `sharedPanelFloats`.
     /// The panels hold the same values in the same order: same bits.
     static func sharedPanels(m: Int, n: Int, k: Int, b: UnsafePointer<Float>,
                              rowStrideB: Int, colStrideB: Int) -> FloatBuffer? {
         let pool = ThreadPool.shared, panel = Int(SCOREK_PANEL)
         guard k > 0, pool.threads > 1, m * n * k >= parallelWork, m >= panel * pool.threads,
-              !splitsColumns(m: m, n: n, threads: pool.threads) else { return nil }
+              !splitsColumns(m: m, n: n, threads: pool.threads),
+              scorek_packed_f32_size(n, k) <= sharedPanelFloats else { return nil }
         let panels = (n + panel - 1) / panel
         let packed = FloatBuffer(count: scorek_packed_f32_size(n, k), zeroed: false)
         let parts = min(pool.threads, panels)
@@ -121,6 +123,10 @@ public enum MatMul {
         }
         return packed
     }
+
+    /// 16 MB of panels at most (a small model's layer; a 7B model's MLP
+    /// weight would be 180 MB): larger products pack block by block.
+    static let sharedPanelFloats = 1 << 22
 
     @inline(__always)
     static func splitsColumns(m: Int, n: Int, threads: Int) -> Bool {
