@@ -67,6 +67,27 @@ import SCoReRuntime
         #expect(worst <= Self.tolerance, "\(name): incremental vs full max |Δ| = \(worst)")
     }
 
+    /// The cache keeps each KV head's positions in one run of `capacity`
+    /// rows, so growing it or copying it into a cache of another capacity
+    /// moves every head's run: the copies must decode exactly as the original.
+    @Test func copiedAndGrownCachesDecodeAsTheOriginal() throws {
+        let model = try Model.load(directory: Fixtures.model("llama-gqa"))
+        let tokens = try Reference(model: "llama-gqa").int32s("tokens.3")
+        let original = KVCache(config: model.config, capacity: 64)
+        _ = try model.decode(tokens: Array(tokens[0..<30]), cache: original)
+        let smaller = KVCache(config: model.config, capacity: 4)      // grows in copyPrefix
+        let larger = KVCache(config: model.config, capacity: 100)
+        try smaller.copyPrefix(from: original)
+        try larger.copyPrefix(from: original)
+        for t in 30..<40 {
+            let want = try model.decode(tokens: [tokens[t]], cache: original)
+            smaller.reserve(smaller.count + 1)                          // grows step by step after the copy
+            #expect(try model.decode(tokens: [tokens[t]], cache: smaller) == want, "position \(t), smaller cache")
+            #expect(try model.decode(tokens: [tokens[t]], cache: larger) == want, "position \(t), larger cache")
+        }
+        #expect(smaller.capacity > 4 && larger.capacity == 100)
+    }
+
     /// Mapped in place, read into memory, or packed for our kernels: the
     /// same log-probs, bit for bit (every product sums in one order).
     @Test func mmapPrivateMemoryAndPackedAgree() throws {

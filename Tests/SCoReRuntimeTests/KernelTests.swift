@@ -166,9 +166,24 @@ struct LCGFloats {
                 got.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
                     Attention.singleQuery(out: o.baseAddress!, q: qp.baseAddress! + h * D, k: kp.baseAddress!, v: vp.baseAddress!,
                                           position: keys - 1, head: h, heads: heads, kvHeads: kvHeads, headDim: D,
-                                          slidingWindow: nil, scratch: s.baseAddress!)
+                                          rowStride: kvStride, headStride: D, slidingWindow: nil, scratch: s.baseAddress!)
                 } }
             } } }
+            // The KV cache's head-major layout (each head's positions contiguous) gives the same bits.
+            func headMajor(_ m: [Float]) -> [Float] {
+                var out = [Float]()
+                for g in 0..<kvHeads { for j in 0..<keys { out += m[(j * kvStride + g * D)..<(j * kvStride + g * D + D)] } }
+                return out
+            }
+            var gotHeadMajor = [Float](repeating: 0, count: D)
+            q.withUnsafeBufferPointer { qp in headMajor(k).withUnsafeBufferPointer { kp in headMajor(v).withUnsafeBufferPointer { vp in
+                gotHeadMajor.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
+                    Attention.singleQuery(out: o.baseAddress!, q: qp.baseAddress! + h * D, k: kp.baseAddress!, v: vp.baseAddress!,
+                                          position: keys - 1, head: h, heads: heads, kvHeads: kvHeads, headDim: D,
+                                          rowStride: D, headStride: keys * D, slidingWindow: nil, scratch: s.baseAddress!)
+                } }
+            } } }
+            #expect(gotHeadMajor == got, "keys \(keys) head dim \(D) head \(h): head-major layout")
             let scale = 1 / sqrtf(Float(D))
             var p = (0..<keys).map { j -> Float in
                 if j >= keys - keys % 4 {  // the last keys one at a time: a plain running sum

@@ -6,7 +6,10 @@ import Glibc
 ///
 /// Shapes (row-major F32):
 ///   q    [T × H·D]     queries of the T new tokens (positions p0 ..< p0+T)
-///   k, v [L × G·D]     cached keys/values for positions 0 ..< L (L = p0+T)
+///   k, v               cached keys/values for positions 0 ..< L (L = p0+T):
+///                      KV head g's position j at g·headStride + j·rowStride
+///                      (the KV cache is head-major: rowStride D, headStride
+///                      capacity·D; a [L × G·D] matrix is rowStride G·D, headStride D)
 ///   out  [T × H·D]
 /// H query heads share G key/value heads (head h reads group h / (H/G)).
 /// Query t sees keys j with j <= p0+t and, with a sliding window W,
@@ -29,7 +32,7 @@ public enum Attention {
         q: UnsafePointer<Float>,
         k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         queries: Int, start: Int,
-        heads: Int, kvHeads: Int, headDim: Int,
+        heads: Int, kvHeads: Int, headDim: Int, rowStride: Int, headStride: Int,
         slidingWindow: Int?,
         scratch: UnsafeMutablePointer<Float>, scratchSlots: Int = 1
     ) {
@@ -42,8 +45,8 @@ public enum Attention {
             while item < items {
                 let (block, h) = item.quotientAndRemainder(dividingBy: heads)
                 head(h, block: block * queryBlock, out: out, q: q, k: k, v: v, queries: queries, start: start,
-                     heads: heads, kvHeads: kvHeads, headDim: headDim, slidingWindow: slidingWindow,
-                     scratch: scratch + part * slot)
+                     heads: heads, kvHeads: kvHeads, headDim: headDim, rowStride: rowStride, headStride: headStride,
+                     slidingWindow: slidingWindow, scratch: scratch + part * slot)
                 item += parts
             }
         }
@@ -54,11 +57,10 @@ public enum Attention {
         _ h: Int, block: Int,
         out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
         k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        queries: Int, start: Int, heads: Int, kvHeads: Int, headDim: Int,
+        queries: Int, start: Int, heads: Int, kvHeads: Int, headDim: Int, rowStride: Int, headStride: Int,
         slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
     ) {
         let qStride = heads * headDim
-        let kvStride = kvHeads * headDim
         let scale = 1 / sqrtf(Float(headDim))
         let rows = min(queryBlock, queries - block)
         // Keys visible to the last query of the block; later ones are masked.
@@ -68,11 +70,11 @@ public enum Attention {
         let keyCount = keyEnd - keyBegin
         let g = h / (heads / kvHeads)
         let qh = q + block * qStride + h * headDim
-        let kh = k + keyBegin * kvStride + g * headDim
-        let vh = v + keyBegin * kvStride + g * headDim
+        let kh = k + keyBegin * rowStride + g * headStride
+        let vh = v + keyBegin * rowStride + g * headStride
         // scores[rows × keyCount] = scale · q_h · k_hᵀ
         MatMul.matmulTransposedB(m: rows, n: keyCount, k: headDim,
-                                 a: qh, lda: qStride, b: kh, ldb: kvStride,
+                                 a: qh, lda: qStride, b: kh, ldb: rowStride,
                                  c: scratch, ldc: keyCount, alpha: scale)
         for r in 0..<rows {
             let position = start + block + r
@@ -87,7 +89,7 @@ public enum Attention {
         }
         // out_h[rows × D] = scores · v_h
         MatMul.matmul(m: rows, n: headDim, k: keyCount,
-                      a: scratch, lda: keyCount, b: vh, ldb: kvStride,
+                      a: scratch, lda: keyCount, b: vh, ldb: rowStride,
                       c: out + block * qStride + h * headDim, ldc: qStride)
     }
 }
@@ -95,19 +97,18 @@ public enum Attention {
 extension Attention {
     /// One query (the newest position of a sequence) for one head: the
     /// decoding case, where a GEMM call per head costs more than the maths.
-    /// q: [D] of head h; k, v: the cache [L × G·D]; out: [D].
+    /// q: [D] of head h; k, v: the cache (strides as `forward`); out: [D].
     public static func singleQuery(
         out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
         k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        position: Int, head h: Int, heads: Int, kvHeads: Int, headDim D: Int,
+        position: Int, head h: Int, heads: Int, kvHeads: Int, headDim D: Int, rowStride kvStride: Int, headStride: Int,
         slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
     ) {
-        let kvStride = kvHeads * D
         let g = h / (heads / kvHeads)
         let begin = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
         let count = position + 1 - begin
-        let kh = k + begin * kvStride + g * D
-        let vh = v + begin * kvStride + g * D
+        let kh = k + begin * kvStride + g * headStride
+        let vh = v + begin * kvStride + g * headStride
         let scale = 1 / sqrtf(Float(D))
         // Scores. Each is a 16-lane dot product summed lane by lane in order
         // (`SIMD.sum()`); sixteen keys at a time, the sixteen partial vectors

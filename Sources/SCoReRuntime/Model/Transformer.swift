@@ -126,9 +126,8 @@ public final class Transformer: @unchecked Sendable {
 
             row = 0
             for s in segments {
-                let start = s.cache.count
-                (s.cache.keys[l].pointer + start * K).update(from: k.pointer + row * K, count: s.count * K)
-                (s.cache.values[l].pointer + start * K).update(from: v.pointer + row * K, count: s.count * K)
+                s.cache.store(layer: l, keys: k.pointer + row * K, values: v.pointer + row * K,
+                              position: s.cache.count, rows: s.count)
                 row += s.count
             }
             if decoding {
@@ -144,7 +143,8 @@ public final class Transformer: @unchecked Sendable {
                         Attention.singleQuery(out: attn.pointer + i * Q + head * D, q: q.pointer + i * Q + head * D,
                                               k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
                                               position: s.cache.count, head: head, heads: heads,
-                                              kvHeads: groups, headDim: D, slidingWindow: c.slidingWindow,
+                                              kvHeads: groups, headDim: D, rowStride: D, headStride: s.cache.headStride,
+                                              slidingWindow: c.slidingWindow,
                                               scratch: scores.pointer + part * maxKeys)
                     }
                 }
@@ -155,7 +155,7 @@ public final class Transformer: @unchecked Sendable {
                                       k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
                                       queries: s.count, start: s.cache.count,
                                       heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
-                                      slidingWindow: c.slidingWindow, scratch: scores.pointer, scratchSlots: slots)
+                                      rowStride: D, headStride: s.cache.headStride, slidingWindow: c.slidingWindow, scratch: scores.pointer, scratchSlots: slots)
                     row += s.count
                 }
             }
