@@ -210,16 +210,33 @@ public struct Generator {
         }
         var stopWatch = try StopStringWatch(params.stopStrings, tokenizer: model.tokenizer, sequences: states.count)
         var active = Array(states.indices)
-        let scratch = FloatBuffer(count: V, zeroed: false)
+        let pool = ThreadPool.shared
+        let scratch = FloatBuffer(count: pool.threads * V, zeroed: false)
+        var picks = [SampledToken](repeating: SampledToken(token: 0, logProb: 0), count: states.count)
         while !active.isEmpty {
+            // Each sequence samples from its own row with its own stream, so
+            // the rows are sampled in parallel (the same draws on any thread);
+            // results, callbacks and stop checks then follow in order.
+            let parts = min(pool.threads, active.count)
+            rngs.withUnsafeMutableBufferPointer { streams in
+                picks.withUnsafeMutableBufferPointer { picked in
+                    pool.run(parts: parts) { part in
+                        // A copy per sequence: sampling clobbers its logits,
+                        // and sequences that shared a prefill share one row.
+                        let row = scratch.pointer + part * V
+                        for j in stride(from: part, to: active.count, by: parts) {
+                            let i = active[j]
+                            row.update(from: logits.pointer + rowOf[j] * V, count: V)
+                            picked[j] = states[i].tokens.withUnsafeBufferPointer {
+                                Sampler.sample(logits: row, vocab: V, params: params.sampling, history: $0, rng: &streams[i])
+                            }
+                        }
+                    }
+                }
+            }
             var stillActive: [Int] = []
             for (j, i) in active.enumerated() {
-                // A copy per sequence: sampling clobbers its logits, and
-                // sequences that shared a prefill share one row.
-                scratch.pointer.update(from: logits.pointer + rowOf[j] * V, count: V)
-                let sampled = states[i].tokens.withUnsafeBufferPointer {
-                    Sampler.sample(logits: scratch.pointer, vocab: V, params: params.sampling, history: $0, rng: &rngs[i])
-                }
+                let sampled = picks[j]
                 results[i].tokens.append(sampled.token)
                 results[i].logProbs.append(sampled.logProb)
                 states[i].tokens.append(sampled.token)
