@@ -142,6 +142,41 @@ struct LCGFloats {
     }
 }
 
+@Suite struct RMSNormTests {
+    /// Rows normalised eight at a time (their sums of squares interleaved),
+    /// spread over threads or not, equal each row normalised alone, bit for
+    /// bit, and the definition (a running sum of x·x in order), within an ulp
+    /// of rounding. Row counts around multiples of 8 cover the groups and the rest.
+    @Test(arguments: [1, 7, 8, 9, 16, 17, 40, 203])
+    func rowsInGroupsEqualRowsAlone(rows: Int) {
+        for dim in [1, 64, 576] {
+            var random = LCGFloats(seed: UInt64(rows * 1009 + dim))
+            let x = random.array(rows * (dim + 3), scale: 3), w = random.array(dim, scale: 2)
+            var together = [Float](repeating: .nan, count: rows * dim)
+            var rstd = [Float](repeating: .nan, count: rows)
+            RMSNorm.forward(out: &together, outStride: dim, x: x, xStride: dim + 3, weight: w, rstd: &rstd,
+                            rows: rows, dim: dim, eps: 1e-5)
+            var plain = [Float](repeating: .nan, count: rows * dim)
+            RMSNorm.forward(out: &plain, outStride: dim, x: x, xStride: dim + 3, weight: w, rows: rows, dim: dim, eps: 1e-5)
+            #expect(plain == together, "rows \(rows) dim \(dim): with and without rstd")
+            var mismatches = 0
+            for r in 0..<rows {
+                var alone = [Float](repeating: .nan, count: dim)
+                x.withUnsafeBufferPointer { xp in
+                    RMSNorm.forward(out: &alone, outStride: dim, x: xp.baseAddress! + r * (dim + 3), xStride: dim + 3,
+                                    weight: w, rows: 1, dim: dim, eps: 1e-5)
+                }
+                var sum: Float = 0
+                for i in 0..<dim { sum += x[r * (dim + 3) + i] * x[r * (dim + 3) + i] }
+                let scale = 1 / sqrtf(sum / Float(dim) + 1e-5)
+                if Array(together[(r * dim)..<((r + 1) * dim)]) != alone || rstd[r] != scale { mismatches += 1 }
+                for i in 0..<dim where alone[i] != w[i] * (x[r * (dim + 3) + i] * scale) { mismatches += 1 }
+            }
+            #expect(mismatches == 0, "rows \(rows) dim \(dim)")
+        }
+    }
+}
+
 @Suite struct DecodeAttentionTests {
     /// `Attention.singleQuery` equals, bit for bit, the plain definition it
     /// implements: each score a 16-lane FMA dot product summed lane by lane

@@ -15,9 +15,8 @@ extension RMSNorm {
     public static func forward(out: UnsafeMutablePointer<Float>, outStride: Int, x: UnsafePointer<Float>, xStride: Int,
                         weight: UnsafePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         rows: Int, dim: Int, eps: Float) {
-        Parallel.chunks(rows, grain: max(1, 8192 / dim)) { range in
-            for r in range { rstd[r] = row(out + r * outStride, x + r * xStride, weight: weight, dim: dim, eps: eps) }
-        }
+        spread(out: out, outStride: outStride, x: x, xStride: xStride, weight: weight, rstd: rstd,
+               rows: rows, dim: dim, eps: eps)
     }
 
     /// Backward of y = w ⊙ x·r:
