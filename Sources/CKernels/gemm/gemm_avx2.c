@@ -118,8 +118,8 @@ ALWAYS void f32_full3(long kc, const float *a, long rs_a, long cs_a,
 /* Tiles of up to three rows, each taking the whole panel in one pass. The
  * classic 6 x 16 tile took a panel in two passes and needed one broadcast
  * per two FMAs; on Zen 4 a broadcast takes an FP pipe the FMAs need, and
- * 3 x 32 halves that share (16-row decode 276-282 -> 306-308 tok/s, a
- * 16 x 32-token prefill 925-955 -> 666-759 ms). Same bits: every element
+ * 3 x 32 halves that share (forced avx2: 16-row decode 273-293 -> 327-328
+ * tok/s, a 512-token prefill 731 -> 650 ms). Same bits: every element
  * is still summed over k in order. */
 static void avx2_f32(long mr, long kc, const float *a, long rs_a, long cs_a,
                      const float *bp, float *c, long ldc, long ncols, int load_c, const void *prefetch) {

@@ -75,8 +75,7 @@ public enum RMSNorm {
         }
         for r in 0..<interleave {
             let scale = 1 / sqrtf(sums[r] / Float(dim) + eps)
-            let xr = x + r * xStride, yr = y + r * yStride
-            for i in 0..<dim { yr[i] = weight[i] * (xr[i] * scale) }
+            apply(scale, y + r * yStride, x + r * xStride, weight: weight, dim: dim)
             rstd?[r] = scale
         }
     }
@@ -90,7 +89,14 @@ public enum RMSNorm {
         var sum: Float = 0
         for i in 0..<dim { sum += x[i] * x[i] }
         let scale = 1 / sqrtf(sum / Float(dim) + eps)
-        for i in 0..<dim { y[i] = weight[i] * (x[i] * scale) }
+        apply(scale, y, x, weight: weight, dim: dim)
         return scale
+    }
+
+    /// y = w ⊙ (x · scale)
+    @inline(__always)
+    static func apply(_ scale: Float, _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                      weight: UnsafePointer<Float>, dim: Int) {
+        for i in 0..<dim { y[i] = weight[i] * (x[i] * scale) }
     }
 }

@@ -3,8 +3,8 @@
 /// one head's keys over all positions are one contiguous run. Decoding reads
 /// a head's keys and values as two sequential streams, which the hardware
 /// prefetchers follow. Position-major rows made each head a strided read of
-/// a third of every row: 16-sequence decoding at 160 keys went from 381 to
-/// 453 tokens/s on SmolLM2-135M with this layout (Zen 4, 2 threads).
+/// a third of every row: 16-sequence decoding at up to 288 keys went from 381
+/// to 453 tokens/s on SmolLM2-135M with this layout (Zen 4, 2 threads).
 /// Positions 0 ..< count are valid. One cache belongs to one sequence and
 /// one thread at a time.
 public final class KVCache: @unchecked Sendable {
