@@ -88,3 +88,8 @@ void scorek_cpu_relax(void) {
     __builtin_ia32_pause();
 #endif
 }
+
+void scorek_prefetch(const void *p, long bytes) {
+    const char *c = (const char *)p;
+    for (long i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 2);
+}

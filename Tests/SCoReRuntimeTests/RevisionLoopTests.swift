@@ -108,12 +108,12 @@ import SCoReRuntime
         // max_new_tokens × sequences beyond the machine's memory: refused, not attempted.
         var long = params
         long.maxNewTokens = Int(Int32.max)
-        let budget = GenerationLimits.kvBytesPerToken(model.config) * model.contextLength * 10
+        let budget = GenerationLimits.kvBytesPerToken(model) * model.contextLength * 10
         #expect(throws: ScoreError.self) {
             try GenerationLimits.checkMemory(model: model, tokensPerSequence: [Int](repeating: Int.max, count: 11), what: "test", budget: budget)
         }
         try GenerationLimits.checkMemory(model: model, tokensPerSequence: [Int](repeating: 8, count: 11), what: "test", budget: budget)
-        let sequences = GenerationLimits.physicalMemory / (GenerationLimits.kvBytesPerToken(model.config) * model.contextLength) + 1
+        let sequences = GenerationLimits.physicalMemory / (GenerationLimits.kvBytesPerToken(model) * model.contextLength) + 1
         if sequences <= 4096 * 256 {
             let problems = [String](repeating: "x", count: (sequences + 4095) / 4096)
             #expect(message { try loop.run(problems: problems, samples: 4096, attempts: 2, params: long) }.contains("memory"))

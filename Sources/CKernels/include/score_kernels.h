@@ -40,6 +40,11 @@ void scorek_cpu_identity(char vendor[13], uint32_t *family, uint32_t *model, cha
  * pipeline to its sibling and wakes within dozens of cycles. */
 void scorek_cpu_relax(void);
 
+/* Asks for [p, p + bytes) in L2 (a software prefetch per 64-byte line),
+ * for a run read soon after: the next (sequence, KV head) of a decoding
+ * step's attention while the current one computes. */
+void scorek_prefetch(const void *p, long bytes);
+
 /* Makes a DYNAMIC_ARCH OpenBLAS run the kernels of `core` (an
  * OPENBLAS_CORETYPE name such as "SkylakeX"). Returns 0 when this OpenBLAS
  * cannot re-select (built without DYNAMIC_ARCH). Call before any other

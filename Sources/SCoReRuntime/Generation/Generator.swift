@@ -48,15 +48,17 @@ public enum GenerationLimits {
         return Int.max
     }()
 
-    /// Bytes of KV cache (F32 keys and values, every layer) one token takes.
-    public static func kvBytesPerToken(_ config: ModelConfig) -> Int { config.layerCount * config.kvDim * 2 * 4 }
+    /// Bytes of KV cache (keys and values, every layer) one token takes.
+    public static func kvBytesPerToken(_ model: Model) -> Int {
+        model.config.layerCount * model.config.kvDim * 2 * model.kvPrecision.bytes
+    }
 
     /// Throws when sequences of up to `tokens[i]` tokens each (each capped at
     /// the context length; the decoder reserves that much KV cache up front)
     /// would need more memory than `budget` (default: physical memory).
     public static func checkMemory(model: Model, tokensPerSequence tokens: [Int], what: String,
                                    budget: Int = physicalMemory) throws {
-        let perToken = kvBytesPerToken(model.config), context = model.contextLength
+        let perToken = kvBytesPerToken(model), context = model.contextLength
         var total = 0.0
         for t in tokens { total += Double(min(max(t, 0), context)) * Double(perToken) + Double(model.config.vocabSize) * 4 }
         guard total <= Double(budget) else {
@@ -97,7 +99,7 @@ public final class SequenceState: @unchecked Sendable {
     let cache: KVCache
 
     public init(model: Model) {
-        cache = KVCache(config: model.config, capacity: 16)
+        cache = model.makeCache(capacity: 16)
     }
 
     /// Tokens not yet in the cache.

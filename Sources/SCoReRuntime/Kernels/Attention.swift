@@ -24,18 +24,23 @@ public enum Attention {
     /// weigh exactly 0, so every block size gives the same bits.
     public static let queryBlock = 64
 
-    public static func scratchCount(queries: Int, keys: Int, queryBlock: Int = Attention.queryBlock) -> Int {
-        min(queries, queryBlock) * keys
+    /// Scratch floats of one slot of `forward`. A BF16 cache (`widening`
+    /// its head dimension) also needs room for one head's keys and values
+    /// widened to F32 for the products.
+    public static func scratchCount(queries: Int, keys: Int, queryBlock: Int = Attention.queryBlock,
+                                    widening headDim: Int = 0) -> Int {
+        min(queries, queryBlock) * keys + 2 * keys * headDim
     }
 
     /// `scratch` holds `scratchSlots` × `scratchCount(queries:keys:)`
-    /// floats: the (query block, head) pairs are dealt over that many pool
-    /// threads, each with its own slot (a head's two products then run on
-    /// its thread). A head's result does not depend on the split.
-    public static func forward(
+    /// floats (with `widening: headDim` for a BF16 cache): the (query
+    /// block, head) pairs are dealt over that many pool threads, each with
+    /// its own slot (a head's two products then run on its thread). A
+    /// head's result does not depend on the split.
+    public static func forward<E: CacheElement>(
         out: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>,
-        k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        k: UnsafePointer<E>, v: UnsafePointer<E>,
         queries: Int, start: Int,
         heads: Int, kvHeads: Int, headDim: Int, rowStride: Int, headStride: Int,
         slidingWindow: Int?,
@@ -44,7 +49,8 @@ public enum Attention {
     ) {
         let blocks = (queries + queryBlock - 1) / queryBlock
         let items = blocks * heads
-        let slot = scratchCount(queries: queries, keys: start + queries, queryBlock: queryBlock)
+        let slot = scratchCount(queries: queries, keys: start + queries, queryBlock: queryBlock,
+                                widening: E.self == Float.self ? 0 : headDim)
         let parts = max(1, min(scratchSlots, items))
         ThreadPool.shared.run(parts: parts) { part in
             var item = part
@@ -60,10 +66,10 @@ public enum Attention {
     }
 
     /// Head h over the `rows` queries starting at query `block`.
-    static func head(
+    static func head<E: CacheElement>(
         _ h: Int, block: Int, rows: Int,
         out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
-        k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        k: UnsafePointer<E>, v: UnsafePointer<E>,
         queries: Int, start: Int, heads: Int, kvHeads: Int, headDim: Int, rowStride: Int, headStride: Int,
         slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
     ) {
@@ -76,11 +82,25 @@ public enum Attention {
         let keyCount = keyEnd - keyBegin
         let g = h / (heads / kvHeads)
         let qh = q + block * qStride + h * headDim
-        let kh = k + keyBegin * rowStride + g * headStride
-        let vh = v + keyBegin * rowStride + g * headStride
+        // F32 keys and values in place; BF16 ones widened (exactly) after the scores.
+        let kh: UnsafePointer<Float>, vh: UnsafePointer<Float>, kvStride: Int
+        if E.self == Float.self {
+            kh = UnsafeRawPointer(k + keyBegin * rowStride + g * headStride).assumingMemoryBound(to: Float.self)
+            vh = UnsafeRawPointer(v + keyBegin * rowStride + g * headStride).assumingMemoryBound(to: Float.self)
+            kvStride = rowStride
+        } else {
+            let widened = scratch + rows * keyCount
+            for j in 0..<keyCount {
+                E.widen(k + (keyBegin + j) * rowStride + g * headStride, into: widened + j * headDim, count: headDim)
+                E.widen(v + (keyBegin + j) * rowStride + g * headStride, into: widened + (keyCount + j) * headDim, count: headDim)
+            }
+            kh = UnsafePointer(widened)
+            vh = UnsafePointer(widened + keyCount * headDim)
+            kvStride = headDim
+        }
         // scores[rows × keyCount] = scale · q_h · k_hᵀ
         MatMul.matmulTransposedB(m: rows, n: keyCount, k: headDim,
-                                 a: qh, lda: qStride, b: kh, ldb: rowStride,
+                                 a: qh, lda: qStride, b: kh, ldb: kvStride,
                                  c: scratch, ldc: keyCount, alpha: scale)
         for r in 0..<rows {
             let position = start + block + r
@@ -95,7 +115,7 @@ public enum Attention {
         }
         // out_h[rows × D] = scores · v_h
         MatMul.matmul(m: rows, n: headDim, k: keyCount,
-                      a: scratch, lda: keyCount, b: vh, ldb: rowStride,
+                      a: scratch, lda: keyCount, b: vh, ldb: kvStride,
                       c: out + block * qStride + h * headDim, ldc: qStride)
     }
 }
@@ -223,3 +243,17 @@ extension Attention {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 }
+
+/// What a KV cache holds, widened to F32 (exactly) before attention's
+/// arithmetic, which is F32 for both.
+public protocol CacheElement {
+    static func widen(_ p: UnsafePointer<Self>, into out: UnsafeMutablePointer<Float>, count: Int)
+}
+
+extension Float: CacheElement {
+    public static func widen(_ p: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        out.update(from: p, count: count)
+    }
+}
+
+extension BF16: CacheElement {}  // widen(_:into:count:) is MatrixElement's

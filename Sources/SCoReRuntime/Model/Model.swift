@@ -67,6 +67,15 @@ public final class Model: @unchecked Sendable {
         self.contextLength = contextLength
     }
 
+    /// What this model's KV caches hold: BF16 when it computes in BF16
+    /// (`KVCache`), else F32.
+    public var kvPrecision: KVCache.Precision { weights.computesInBF16 ? .bf16 : .f32 }
+
+    /// An empty KV cache for this model, room for `capacity` positions (it grows).
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(config: config, capacity: capacity, precision: kvPrecision)
+    }
+
     /// Bytes of weights this model holds: converted copies plus mapped F32 tensors.
     public var bytesInMemory: Int { weights.ownedBytes + weights.mappedBytes }
 

@@ -20,7 +20,7 @@ extension Model {
                 throw ScoreError.invalidArgument("sequence \(b): \(e.message)")
             }
         }
-        let segments = batch.map { Transformer.Segment(cache: KVCache(config: config, capacity: $0.count), count: $0.count) }
+        let segments = batch.map { Transformer.Segment(cache: makeCache(capacity: $0.count), count: $0.count) }
         let flat = batch.flatMap { $0 }
         let hidden = try flat.withUnsafeBufferPointer { try transformer.forward(tokens: $0, segments: segments) }
         var rows: [Int] = [], targets = [Int32](repeating: -1, count: flat.count)
@@ -98,7 +98,7 @@ extension Model {
 
     /// Final hidden states [n × H] of a whole sequence, using a private cache.
     func runFullSequence(_ tokens: [Int32]) throws -> FloatBuffer {
-        let cache = KVCache(config: config, capacity: tokens.count)
+        let cache = makeCache(capacity: tokens.count)
         return try tokens.withUnsafeBufferPointer { try transformer.forward(tokens: $0, cache: cache) }
     }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The decoder forward pass shared by Llama, Mistral, Qwen2 and Qwen3:
 ///
 ///   x = embed(tokens)
@@ -33,7 +35,7 @@ public final class Transformer: @unchecked Sendable {
     /// Scratch buffers of a forward pass, kept between passes: each grows to
     /// the largest size asked for and is then reused.
     public final class Workspace {
-        enum Slot: Int, CaseIterable { case x, h, q, k, v, attn, gate, up, scores, cosTable, sinTable, picked, logits }
+        enum Slot: Int, CaseIterable { case x, h, q, k, v, attn, gate, up, scores, widened, cosTable, sinTable, picked, logits }
         private var buffers: [FloatBuffer?] = Array(repeating: nil, count: Slot.allCases.count)
 
         public init() {}
@@ -75,13 +77,19 @@ public final class Transformer: @unchecked Sendable {
         guard segments.reduce(0, { $0 + $1.count }) == R else {
             throw ScoreError.invalidArgument("segments cover \(segments.reduce(0, { $0 + $1.count })) rows, \(R) tokens given")
         }
+        // Decoding (one row per sequence) gives every (sequence, KV head) its own scores row.
+        let decoding = segments.allSatisfy { $0.count == 1 }
         var maxKeys = 0
         for s in segments {
             guard s.count > 0 else { throw ScoreError.invalidArgument("empty segment") }
+            guard s.cache.precision == segments[0].cache.precision else {
+                throw ScoreError.invalidArgument("KV caches of different precisions in one batch")
+            }
             guard s.cache.count + s.count <= s.cache.capacity else {
                 throw ScoreError.invalidArgument("\(s.cache.count + s.count) positions exceed the cache capacity of \(s.cache.capacity)")
             }
-            maxKeys = max(maxKeys, Attention.scratchCount(queries: s.count, keys: s.cache.count + s.count))
+            maxKeys = max(maxKeys, Attention.scratchCount(queries: s.count, keys: s.cache.count + s.count,
+                                                          widening: s.cache.precision == .bf16 && !decoding ? c.headDim : 0))
         }
         let H = c.hiddenSize, Q = c.qDim, K = c.kvDim, I = c.intermediateSize, D = c.headDim
 
@@ -93,11 +101,13 @@ public final class Transformer: @unchecked Sendable {
         let attn = scratch.buffer(.attn, count: R * Q)
         let gate = scratch.buffer(.gate, count: R * I)
         let up = scratch.buffer(.up, count: R * I)
-        // Decoding (one row per sequence) gives every (sequence, KV head) its own scores row.
-        let decoding = segments.allSatisfy { $0.count == 1 }
         // A prefill deals its heads over the pool's threads, a scores slot each.
         let slots = ThreadPool.shared.threads
         let scores = scratch.buffer(.scores, count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys * slots)
+        // Decoding with BF16 caches: a thread's keys and values widened to F32.
+        let maxPositions = segments.map { $0.cache.count + 1 }.max()!
+        let widened = decoding && segments.contains(where: { $0.cache.precision == .bf16 })
+            ? scratch.buffer(.widened, count: ThreadPool.shared.threads * 2 * maxPositions * D) : nil
         let cosTable = scratch.buffer(.cosTable, count: R * D / 2)
         let sinTable = scratch.buffer(.sinTable, count: R * D / 2)
         var row = 0
@@ -136,26 +146,66 @@ public final class Transformer: @unchecked Sendable {
                 // the same thread, so its keys and values come from memory
                 // once and from cache for the rest of the group.
                 let heads = c.headCount, groups = c.kvHeadCount, perGroup = heads / groups
-                ThreadPool.shared.run(parts: segments.count * groups) { part in
-                    let (i, group) = part.quotientAndRemainder(dividingBy: groups)
-                    let s = segments[i]
+                let pairs = segments.count * groups
+                func attend(_ pair: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, headStride: Int) {
+                    let (i, group) = pair.quotientAndRemainder(dividingBy: groups)
                     for head in (group * perGroup)..<((group + 1) * perGroup) {
                         Attention.singleQuery(out: attn.pointer + i * Q + head * D, q: q.pointer + i * Q + head * D,
-                                              k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
-                                              position: s.cache.count, head: head, heads: heads,
-                                              kvHeads: groups, headDim: D, rowStride: D, headStride: s.cache.headStride,
+                                              k: k, v: v, position: segments[i].cache.count, head: head, heads: heads,
+                                              kvHeads: groups, headDim: D, rowStride: D, headStride: headStride,
                                               slidingWindow: c.slidingWindow,
-                                              scratch: scores.pointer + part * maxKeys)
+                                              scratch: scores.pointer + pair * maxKeys)
+                    }
+                }
+                // Each thread takes every parts-th pair and, while it computes
+                // one, asks for the next one's keys and values (prefetch into
+                // L2). BF16 caches are widened (half the bytes from memory)
+                // into the thread's own F32 run, read from cache by the
+                // group's heads.
+                let parts = min(ThreadPool.shared.threads, pairs), area = 2 * maxPositions * D
+                let bf16 = segments[0].cache.precision == .bf16, size = segments[0].cache.precision.bytes
+                ThreadPool.shared.run(parts: parts) { part in
+                    func run(_ pair: Int) -> (cache: KVCache, begin: Int, from: Int, count: Int) {
+                        let cache = segments[pair / groups].cache, position = cache.count
+                        let begin = c.slidingWindow.map { max(0, position - $0 + 1) } ?? 0
+                        return (cache, begin, pair % groups * cache.headStride + begin * D, (position + 1 - begin) * D)
+                    }
+                    var pair = part
+                    while pair < pairs {
+                        if pair + parts < pairs {
+                            let next = run(pair + parts)
+                            scorek_prefetch(UnsafeRawPointer(next.cache.keys(l, as: UInt8.self)) + next.from * size, next.count * size)
+                            scorek_prefetch(UnsafeRawPointer(next.cache.values(l, as: UInt8.self)) + next.from * size, next.count * size)
+                        }
+                        let cache = segments[pair / groups].cache
+                        if bf16, let widened {
+                            let (_, begin, from, count) = run(pair)
+                            let keys = widened.pointer + part * area, values = keys + maxPositions * D
+                            BF16.widen(cache.keys(l, as: BF16.self) + from, into: keys + begin * D, count: count)
+                            BF16.widen(cache.values(l, as: BF16.self) + from, into: values + begin * D, count: count)
+                            attend(pair, k: keys, v: values, headStride: 0)
+                        } else {
+                            attend(pair, k: cache.keys(l, as: Float.self), v: cache.values(l, as: Float.self),
+                                   headStride: cache.headStride)
+                        }
+                        pair += parts
                     }
                 }
             } else {
                 row = 0
                 for s in segments {
-                    Attention.forward(out: attn.pointer + row * Q, q: q.pointer + row * Q,
-                                      k: s.cache.keys[l].pointer, v: s.cache.values[l].pointer,
-                                      queries: s.count, start: s.cache.count,
-                                      heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
-                                      rowStride: D, headStride: s.cache.headStride, slidingWindow: c.slidingWindow, scratch: scores.pointer, scratchSlots: slots)
+                    func attend<E: CacheElement>(_: E.Type) {
+                        Attention.forward(out: attn.pointer + row * Q, q: q.pointer + row * Q,
+                                          k: s.cache.keys(l, as: E.self), v: s.cache.values(l, as: E.self),
+                                          queries: s.count, start: s.cache.count,
+                                          heads: c.headCount, kvHeads: c.kvHeadCount, headDim: D,
+                                          rowStride: D, headStride: s.cache.headStride, slidingWindow: c.slidingWindow,
+                                          scratch: scores.pointer, scratchSlots: slots)
+                    }
+                    switch s.cache.precision {
+                    case .f32: attend(Float.self)
+                    case .bf16: attend(BF16.self)
+                    }
                     row += s.count
                 }
             }
