@@ -186,7 +186,8 @@ typedef struct score_model_params {
     /* Inference arithmetic: SCORE_COMPUTE_F32 (the default) or
      * SCORE_COMPUTE_BF16: BF16 weights times BF16-rounded activations with
      * F32 sums (vdpbf16ps where the CPU has it), about twice the prefill
-     * rate, not bit-equal to F32. A BF16-compute model cannot be trained
+     * rate, not bit-equal to F32; its KV caches hold BF16 keys and values
+     * (half the memory per token). A BF16-compute model cannot be trained
      * (score_trainer_new fails): RL needs rollout log-probs equal to the
      * trainer's. */
     int32_t compute;
