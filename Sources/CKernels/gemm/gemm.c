@@ -375,6 +375,47 @@ static void plain_bf16(long m, long n, long k, const float *a, long lda, const u
         }
 }
 
+/* Whole pairs in a branch-free loop the compiler vectorises (a scalar loop
+ * with the odd-k test inside was a tenth of a BF16 prefill), then an odd
+ * k's last pair. */
+void scorek_round_pairs(long m, long k, const float *a, long lda, uint32_t *pairs) {
+    long kp = (k + 1) / 2;
+    for (long i = 0; i < m; i++) {
+        uint32_t *row = pairs + i * kp;
+        const float *src = a + i * lda;
+        for (long t = 0; t < k / 2; t++)
+            row[t] = (uint32_t)scorek_bf16_round(src[2 * t]) | (uint32_t)scorek_bf16_round(src[2 * t + 1]) << 16;
+        if (k & 1) row[k / 2] = scorek_bf16_round(src[k - 1]);
+    }
+}
+
+static void bf16dot_product(const struct scorek_gemm_ops *o, long m, long n, long k, const uint32_t *pairs, long ldp,
+                            const uint16_t *packed, float *c, long ldc, int accumulate) {
+    long kp = (k + 1) / 2, stride = SCOREK_NR * even(k);
+    long kb = m <= STREAM_ROWS ? kp : KC / 2, nb = n_block(m, n, kb * 4);
+    for (long jc = 0; jc < n; jc += nb) {
+        long nc = n - jc < nb ? n - jc : nb;
+        const uint16_t *columns = packed + (jc / SCOREK_NR) * stride;
+        for (long t0 = 0; t0 < kp; t0 += kb) {
+            long kc = kp - t0 < kb ? kp - t0 : kb;
+            bf16dot_block(o, m, nc, kc, pairs + t0, ldp, columns + t0 * 64, stride, c + jc, ldc,
+                          accumulate || t0 > 0);
+        }
+    }
+}
+
+int scorek_gemm_has_bf16dot(void) { return ops()->bf16dot != NULL; }
+
+void scorek_gemm_packed_bf16_pairs(long m, long n, long k, const uint32_t *pairs, long ldp,
+                                   const uint16_t *packed, float *c, long ldc, int accumulate) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        if (!accumulate) zero_c(m, n, c, ldc);
+        return;
+    }
+    bf16dot_product(ops(), m, n, k, pairs, ldp, packed, c, ldc, accumulate);
+}
+
 void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
                              const uint16_t *packed, float *c, long ldc, int accumulate,
                              int bf16_compute) {
@@ -386,30 +427,11 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
     const struct scorek_gemm_ops *o = ops();
     long ke = even(k), stride = SCOREK_NR * ke;
     if (bf16_compute && o->bf16dot) {
-        /* Each row of A as BF16 pairs (odd k: the last pair's high half is 0). */
         long kp = ke / 2;
         uint32_t *pairs = scratch(1, (size_t)m * kp * sizeof(uint32_t));
         if (pairs) {
-            /* Whole pairs in a branch-free loop the compiler vectorises (a
-             * scalar loop with the odd-k test inside was a tenth of a BF16
-             * prefill), then an odd k's last pair. */
-            for (long i = 0; i < m; i++) {
-                uint32_t *row = pairs + i * kp;
-                const float *src = a + i * lda;
-                for (long t = 0; t < k / 2; t++)
-                    row[t] = (uint32_t)scorek_bf16_round(src[2 * t]) | (uint32_t)scorek_bf16_round(src[2 * t + 1]) << 16;
-                if (k & 1) row[k / 2] = scorek_bf16_round(src[k - 1]);
-            }
-            long kb = m <= STREAM_ROWS ? kp : KC / 2, nb = n_block(m, n, kb * 4);
-            for (long jc = 0; jc < n; jc += nb) {
-                long nc = n - jc < nb ? n - jc : nb;
-                const uint16_t *columns = packed + (jc / SCOREK_NR) * stride;
-                for (long t0 = 0; t0 < kp; t0 += kb) {
-                    long kc = kp - t0 < kb ? kp - t0 : kb;
-                    bf16dot_block(o, m, nc, kc, pairs + t0, kp, columns + t0 * 64, stride, c + jc, ldc,
-                                  accumulate || t0 > 0);
-                }
-            }
+            scorek_round_pairs(m, k, a, lda, pairs);
+            bf16dot_product(o, m, n, k, pairs, kp, packed, c, ldc, accumulate);
             return;
         }
         plain_bf16(m, n, k, a, lda, packed, c, ldc, accumulate);

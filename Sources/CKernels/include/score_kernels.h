@@ -118,6 +118,17 @@ void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
                              const uint16_t *packed, float *c, long ldc, int accumulate,
                              int bf16_compute);
 
+/* BF16 compute with A rounded once for several products (a prefill's q, k
+ * and v read one input): scorek_round_pairs writes A's rows as BF16 pairs
+ * (round to nearest even; an odd k's last pair has a zero high half),
+ * (k+1)/2 words a row; the product takes them ldp words apart. Only where
+ * the active path has vdpbf16ps (scorek_gemm_has_bf16dot); the same bits
+ * as scorek_gemm_packed_bf16 with bf16_compute. */
+int scorek_gemm_has_bf16dot(void);
+void scorek_round_pairs(long m, long k, const float *a, long lda, uint32_t *pairs);
+void scorek_gemm_packed_bf16_pairs(long m, long n, long k, const uint32_t *pairs, long ldp,
+                                   const uint16_t *packed, float *c, long ldc, int accumulate);
+
 /* Elementwise maths over `blocks` whole blocks of 16 floats (callers keep
  * their tails), with the bits of Swift's `VectorMath.exp` formula on every
  * path (Sources/CKernels/vmath). */

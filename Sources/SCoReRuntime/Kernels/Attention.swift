@@ -34,9 +34,10 @@ public enum Attention {
 
     /// `scratch` holds `scratchSlots` × `scratchCount(queries:keys:)`
     /// floats (with `widening: headDim` for a BF16 cache): the (query
-    /// block, head) pairs are dealt over that many pool threads, each with
-    /// its own slot (a head's two products then run on its thread). A
-    /// head's result does not depend on the split.
+    /// block, KV group) pairs are dealt over that many pool threads, each
+    /// with its own slot (the group's heads and their products then run on
+    /// its thread, a BF16 cache's keys and values widened once for them).
+    /// A head's result does not depend on the split.
     public static func forward<E: CacheElement>(
         out: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>,
@@ -48,56 +49,60 @@ public enum Attention {
         queryBlock: Int = Attention.queryBlock
     ) {
         let blocks = (queries + queryBlock - 1) / queryBlock
-        let items = blocks * heads
+        let items = blocks * kvHeads, perGroup = heads / kvHeads
         let slot = scratchCount(queries: queries, keys: start + queries, queryBlock: queryBlock,
                                 widening: E.self == Float.self ? 0 : headDim)
         let parts = max(1, min(scratchSlots, items))
         ThreadPool.shared.run(parts: parts) { part in
             var item = part
             while item < items {
-                let (block, h) = item.quotientAndRemainder(dividingBy: heads)
-                head(h, block: block * queryBlock, rows: min(queryBlock, queries - block * queryBlock),
-                     out: out, q: q, k: k, v: v, queries: queries, start: start,
-                     heads: heads, kvHeads: kvHeads, headDim: headDim, rowStride: rowStride, headStride: headStride,
-                     slidingWindow: slidingWindow, scratch: scratch + part * slot)
+                let (block, g) = item.quotientAndRemainder(dividingBy: kvHeads)
+                let first = block * queryBlock, rows = min(queryBlock, queries - first)
+                let scores = scratch + part * slot
+                // Keys visible to the last query of the block; later ones are masked.
+                let keyEnd = start + first + rows
+                // Keys before this are outside every query's window in the block.
+                let keyBegin = slidingWindow.map { max(0, start + first - $0 + 1) } ?? 0
+                let keyCount = keyEnd - keyBegin
+                // F32 keys and values in place; BF16 ones widened (exactly) once for the group.
+                let kh: UnsafePointer<Float>, vh: UnsafePointer<Float>, kvStride: Int
+                if E.self == Float.self {
+                    kh = UnsafeRawPointer(k + keyBegin * rowStride + g * headStride).assumingMemoryBound(to: Float.self)
+                    vh = UnsafeRawPointer(v + keyBegin * rowStride + g * headStride).assumingMemoryBound(to: Float.self)
+                    kvStride = rowStride
+                } else {
+                    let widened = scores + rows * keyCount
+                    for j in 0..<keyCount {
+                        E.widen(k + (keyBegin + j) * rowStride + g * headStride, into: widened + j * headDim, count: headDim)
+                        E.widen(v + (keyBegin + j) * rowStride + g * headStride, into: widened + (keyCount + j) * headDim, count: headDim)
+                    }
+                    kh = UnsafePointer(widened)
+                    vh = UnsafePointer(widened + keyCount * headDim)
+                    kvStride = headDim
+                }
+                for h in (g * perGroup)..<((g + 1) * perGroup) {
+                    head(h, block: first, rows: rows, keyBegin: keyBegin, keyCount: keyCount,
+                         out: out, q: q, k: kh, v: vh, kvStride: kvStride, start: start, heads: heads, headDim: headDim,
+                         slidingWindow: slidingWindow, scratch: scores)
+                }
                 item += parts
             }
         }
     }
 
-    /// Head h over the `rows` queries starting at query `block`.
-    static func head<E: CacheElement>(
-        _ h: Int, block: Int, rows: Int,
+    /// Head h over the `rows` queries starting at query `block`, against
+    /// its group's keys and values `keyBegin ..< keyBegin + keyCount` (k, v
+    /// point at the first of them, rows `kvStride` apart).
+    static func head(
+        _ h: Int, block: Int, rows: Int, keyBegin: Int, keyCount: Int,
         out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
-        k: UnsafePointer<E>, v: UnsafePointer<E>,
-        queries: Int, start: Int, heads: Int, kvHeads: Int, headDim: Int, rowStride: Int, headStride: Int,
+        k kh: UnsafePointer<Float>, v vh: UnsafePointer<Float>, kvStride: Int,
+        start: Int, heads: Int, headDim: Int,
         slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
     ) {
         let qStride = heads * headDim
         let scale = 1 / sqrtf(Float(headDim))
-        // Keys visible to the last query of the block; later ones are masked.
-        let keyEnd = start + block + rows
-        // Keys before this are outside every query's window in the block.
-        let keyBegin = slidingWindow.map { max(0, start + block - $0 + 1) } ?? 0
-        let keyCount = keyEnd - keyBegin
-        let g = h / (heads / kvHeads)
         let qh = q + block * qStride + h * headDim
-        // F32 keys and values in place; BF16 ones widened (exactly) after the scores.
-        let kh: UnsafePointer<Float>, vh: UnsafePointer<Float>, kvStride: Int
-        if E.self == Float.self {
-            kh = UnsafeRawPointer(k + keyBegin * rowStride + g * headStride).assumingMemoryBound(to: Float.self)
-            vh = UnsafeRawPointer(v + keyBegin * rowStride + g * headStride).assumingMemoryBound(to: Float.self)
-            kvStride = rowStride
-        } else {
-            let widened = scratch + rows * keyCount
-            for j in 0..<keyCount {
-                E.widen(k + (keyBegin + j) * rowStride + g * headStride, into: widened + j * headDim, count: headDim)
-                E.widen(v + (keyBegin + j) * rowStride + g * headStride, into: widened + (keyCount + j) * headDim, count: headDim)
-            }
-            kh = UnsafePointer(widened)
-            vh = UnsafePointer(widened + keyCount * headDim)
-            kvStride = headDim
-        }
         // scores[rows × keyCount] = scale · q_h · k_hᵀ
         MatMul.matmulTransposedB(m: rows, n: keyCount, k: headDim,
                                  a: qh, lda: qStride, b: kh, ldb: kvStride,

@@ -101,6 +101,10 @@ public struct WeightMatrix: @unchecked Sendable {
         // Streaming a weight from memory costs about what 16 multiply-adds do:
         // a decoding step splits even a small projection across the threads.
         let work = max(m, 16) * n * k
+        if let pairs = WeightMatrix.roundedOnce([self], x, rows: m, ldx: ldx) {
+            multiplyRounded(pairs, rows: m, into: out, ldo: ldo, accumulate: accumulate)
+            return
+        }
         switch storage {
         case .packedF32, .packedBF16:
             MatMul.split(m: m, n: n, k: k, work: work) { r, c in
@@ -161,6 +165,10 @@ public struct WeightMatrix: @unchecked Sendable {
                          _ x: UnsafePointer<Float>, rows m: Int, ldx: Int) {
         let fused = group.count > 1 && m <= groupedRows && group.allSatisfy { $0.matrix.isPacked }
         guard fused, m > 0 else {
+            if let pairs = roundedOnce(group.map(\.matrix), x, rows: m, ldx: ldx) {
+                for g in group { g.matrix.multiplyRounded(pairs, rows: m, into: g.out, ldo: g.matrix.rows, accumulate: false) }
+                return
+            }
             for g in group { g.matrix.multiply(x, rows: m, ldx: ldx, into: g.out, ldo: g.matrix.rows, accumulate: false) }
             return
         }
@@ -183,6 +191,47 @@ public struct WeightMatrix: @unchecked Sendable {
                                         into: g.out, ldo: g.matrix.rows, accumulate: false)
             }
         }
+    }
+
+    /// x rounded to BF16 pairs once, the threads sharing the rows, when
+    /// every matrix computes in BF16 on a path with `vdpbf16ps` and the rows
+    /// are a prefill's or a scoring batch's (more than `groupedRows`);
+    /// nil otherwise. Each thread's slab of a product would otherwise round
+    /// all of x itself, once per matrix: a q, k, v group on two threads
+    /// rounded it six times (4.8% of a BF16-compute prefill).
+    static func roundedOnce(_ matrices: [WeightMatrix], _ x: UnsafePointer<Float>, rows m: Int, ldx: Int) -> RoundedRows? {
+        guard m > groupedRows, let k = matrices.first?.cols, scorek_gemm_has_bf16dot() != 0,
+              matrices.allSatisfy({ if case .packedBF16(_, true) = $0.storage { $0.cols == k } else { false } }) else { return nil }
+        let rounded = RoundedRows(rows: m, cols: k)
+        let pool = ThreadPool.shared, parts = min(pool.threads, m)
+        pool.run(parts: parts) { part in
+            let first = m * part / parts, last = m * (part + 1) / parts
+            scorek_round_pairs(last - first, k, x + first * ldx, ldx, rounded.words + first * rounded.stride)
+        }
+        return rounded
+    }
+
+    /// out (= or +=) the rounded rows · Wᵀ: `multiplyPacked`'s BF16 compute
+    /// on rows rounded once (the same bits).
+    func multiplyRounded(_ x: RoundedRows, rows m: Int, into out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        guard case .packedBF16(let p, true) = storage else { preconditionFailure("multiplyRounded on \(storage)") }
+        let n = rows, k = cols, pairs = (k + 1) / 2 * 2
+        MatMul.split(m: m, n: n, k: k) { r, c in
+            scorek_gemm_packed_bf16_pairs(r.count, c.count, k, x.words + r.lowerBound * x.stride, x.stride,
+                                          p + c.lowerBound * pairs, out + r.lowerBound * ldo + c.lowerBound, ldo,
+                                          accumulate ? 1 : 0)
+        }
+    }
+
+    /// Rows of activations as BF16 pairs (`scorek_round_pairs`).
+    final class RoundedRows {
+        let words: UnsafeMutablePointer<UInt32>
+        let stride: Int
+        init(rows: Int, cols: Int) {
+            stride = (cols + 1) / 2
+            words = .allocate(capacity: max(1, rows * stride))
+        }
+        deinit { words.deallocate() }
     }
 
     /// Batches up to this many rows take `multiply(group:)`'s single
