@@ -241,6 +241,14 @@ static void zero_c(long m, long n, float *c, long ldc) {
     for (long i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
 }
 
+/* True when C is empty or k is: then C is left (accumulate) or zeroed. */
+static int empty_product(long m, long n, long k, float *c, long ldc, int accumulate) {
+    if (m <= 0 || n <= 0) return 1;
+    if (k > 0) return 0;
+    if (!accumulate) zero_c(m, n, c, ldc);
+    return 1;
+}
+
 /* One k-block: C[m x n] over panels at `bp` (panel q at bp + q*panel_stride):
  * blocks of A's rows (L2) down each panel (L1), in tiles of even height.
  * TILE(rows, row, panel, ncols, prefetch) calls the kernel on one tile.
@@ -272,11 +280,7 @@ static void f32_block(const struct scorek_gemm_ops *o, long m, long n, long kc,
 
 void scorek_gemm_f32(long m, long n, long k, const float *a, long rs_a, long cs_a,
                      const float *b, long rs_b, long cs_b, float *c, long ldc, int accumulate) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {
-        if (!accumulate) zero_c(m, n, c, ldc);
-        return;
-    }
+    if (empty_product(m, n, k, c, ldc, accumulate)) return;
     const struct scorek_gemm_ops *o = ops();
     float *buf = scratch(0, (size_t)NC * KC * sizeof(float));
     if (!buf) o = &scorek_ops_reference;
@@ -323,11 +327,7 @@ static long n_block(long m, long n, long column_bytes) {
 
 void scorek_gemm_packed_f32(long m, long n, long k, const float *a, long lda,
                             const float *packed, float *c, long ldc, int accumulate) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {
-        if (!accumulate) zero_c(m, n, c, ldc);
-        return;
-    }
+    if (empty_product(m, n, k, c, ldc, accumulate)) return;
     const struct scorek_gemm_ops *o = ops();
     long kb = k_block(m, k), nb = n_block(m, n, kb * (long)sizeof(float));
     for (long jc = 0; jc < n; jc += nb) {
@@ -408,22 +408,14 @@ int scorek_gemm_has_bf16dot(void) { return ops()->bf16dot != NULL; }
 
 void scorek_gemm_packed_bf16_pairs(long m, long n, long k, const uint32_t *pairs, long ldp,
                                    const uint16_t *packed, float *c, long ldc, int accumulate) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {
-        if (!accumulate) zero_c(m, n, c, ldc);
-        return;
-    }
+    if (empty_product(m, n, k, c, ldc, accumulate)) return;
     bf16dot_product(ops(), m, n, k, pairs, ldp, packed, c, ldc, accumulate);
 }
 
 void scorek_gemm_packed_bf16(long m, long n, long k, const float *a, long lda,
                              const uint16_t *packed, float *c, long ldc, int accumulate,
                              int bf16_compute) {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0) {
-        if (!accumulate) zero_c(m, n, c, ldc);
-        return;
-    }
+    if (empty_product(m, n, k, c, ldc, accumulate)) return;
     const struct scorek_gemm_ops *o = ops();
     long ke = even(k), stride = SCOREK_NR * ke;
     if (bf16_compute && o->bf16dot) {
