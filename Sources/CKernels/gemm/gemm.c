@@ -217,6 +217,10 @@ void scorek_pack_bf16_from_f32(long n, long k, const float *w, long ldw, uint16_
     PACK_BF16(scorek_bf16_round(w[row * ldw + p]))
 }
 
+void scorek_round_bf16(const float *src, uint16_t *dst, long count) {
+    for (long i = 0; i < count; i++) dst[i] = scorek_bf16_round(src[i]);
+}
+
 void scorek_packed_f32_row(const float *packed, long k, long row, float *out) {
     const float *panel = packed + (row / SCOREK_NR) * SCOREK_NR * k + row % SCOREK_NR;
     for (long p = 0; p < k; p++) out[p] = panel[p * SCOREK_NR];

@@ -105,6 +105,9 @@ void scorek_pack_bf16_from_f32(long n, long k, const float *w, long ldw, uint16_
  * (scorek_pack_f32 is rs_b = 1, cs_b = ldw): a product's B packed once and
  * shared by the threads that split its rows. */
 void scorek_pack_b_f32(long n, long k, const float *b, long rs_b, long cs_b, float *packed);
+/* dst[i] = src[i] rounded to BF16 (nearest even, NaN stays NaN): the
+ * packers' rounding, for a BF16 KV cache's stored keys and values. */
+void scorek_round_bf16(const float *src, uint16_t *dst, long count);
 /* Row `row` of a packed W, widened to F32 (an embedding lookup). */
 void scorek_packed_f32_row(const float *packed, long k, long row, float *out);
 void scorek_packed_bf16_row(const uint16_t *packed, long k, long row, float *out);

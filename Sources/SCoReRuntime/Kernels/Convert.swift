@@ -20,21 +20,3 @@ public enum Convert {
         }
     }
 }
-
-extension Convert {
-    /// F32 to BF16, rounding to nearest even (NaN stays NaN), as torch and
-    /// our packers (`scorek_bf16_round`) do.
-    public static func f32ToBF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<BF16>, count: Int) {
-        for i in 0..<count { dst[i] = BF16(rounding: src[i]) }
-    }
-}
-
-extension BF16 {
-    /// The nearest BF16 (ties to even); NaN stays a quiet NaN.
-    @inline(__always)
-    public init(rounding x: Float) {
-        let u = x.bitPattern
-        let nan = (u & 0x7fff_ffff) > 0x7f80_0000
-        self.init(bits: UInt16(truncatingIfNeeded: nan ? (u >> 16) | 0x40 : (u &+ 0x7fff &+ ((u >> 16) & 1)) >> 16))
-    }
-}

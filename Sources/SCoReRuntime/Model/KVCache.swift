@@ -1,3 +1,5 @@
+import CKernels
+
 /// Keys and values of every processed position, per layer and KV head:
 /// keys[l], values[l]: [kvHeads × capacity × headDim], head-major, so that
 /// one head's keys over all positions are one contiguous run. Decoding reads
@@ -63,8 +65,8 @@ public final class KVCache: @unchecked Sendable {
                     (keys(l, as: Float.self) + target).update(from: k + source, count: headDim)
                     (values(l, as: Float.self) + target).update(from: v + source, count: headDim)
                 case .bf16:
-                    Convert.f32ToBF16(k + source, keys(l, as: BF16.self) + target, count: headDim)
-                    Convert.f32ToBF16(v + source, values(l, as: BF16.self) + target, count: headDim)
+                    scorek_round_bf16(k + source, keyRuns[l].assumingMemoryBound(to: UInt16.self) + target, headDim)
+                    scorek_round_bf16(v + source, valueRuns[l].assumingMemoryBound(to: UInt16.self) + target, headDim)
                 }
             }
         }

@@ -106,7 +106,7 @@ public final class Transformer: @unchecked Sendable {
         let scores = scratch.buffer(.scores, count: decoding ? maxKeys * segments.count * c.kvHeadCount : maxKeys * slots)
         // Decoding with BF16 caches: a thread's keys and values widened to F32.
         let maxPositions = segments.map { $0.cache.count + 1 }.max()!
-        let widened = decoding && segments.contains(where: { $0.cache.precision == .bf16 })
+        let widened = decoding && segments[0].cache.precision == .bf16
             ? scratch.buffer(.widened, count: ThreadPool.shared.threads * 2 * maxPositions * D) : nil
         let cosTable = scratch.buffer(.cosTable, count: R * D / 2)
         let sinTable = scratch.buffer(.sinTable, count: R * D / 2)
@@ -163,7 +163,7 @@ public final class Transformer: @unchecked Sendable {
                 // into the thread's own F32 run, read from cache by the
                 // group's heads.
                 let parts = min(ThreadPool.shared.threads, pairs), area = 2 * maxPositions * D
-                let bf16 = segments[0].cache.precision == .bf16, size = segments[0].cache.precision.bytes
+                let size = segments[0].cache.precision.bytes
                 ThreadPool.shared.run(parts: parts) { part in
                     func run(_ pair: Int) -> (cache: KVCache, begin: Int, from: Int, count: Int) {
                         let cache = segments[pair / groups].cache, position = cache.count
@@ -177,9 +177,8 @@ public final class Transformer: @unchecked Sendable {
                             scorek_prefetch(UnsafeRawPointer(next.cache.keys(l, as: UInt8.self)) + next.from * size, next.count * size)
                             scorek_prefetch(UnsafeRawPointer(next.cache.values(l, as: UInt8.self)) + next.from * size, next.count * size)
                         }
-                        let cache = segments[pair / groups].cache
-                        if bf16, let widened {
-                            let (_, begin, from, count) = run(pair)
+                        let (cache, begin, from, count) = run(pair)
+                        if let widened {
                             let keys = widened.pointer + part * area, values = keys + maxPositions * D
                             BF16.widen(cache.keys(l, as: BF16.self) + from, into: keys + begin * D, count: count)
                             BF16.widen(cache.values(l, as: BF16.self) + from, into: values + begin * D, count: count)
