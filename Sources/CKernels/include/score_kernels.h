@@ -45,6 +45,12 @@ void scorek_cpu_relax(void);
  * step's attention while the current one computes. */
 void scorek_prefetch(const void *p, long bytes);
 
+/* A 64-byte aligned buffer (NULL when memory runs out); from 2 MiB up,
+ * 2 MiB aligned and on transparent huge pages where the kernel grants
+ * them (memory.c). Free with scorek_free. */
+void *scorek_alloc(size_t bytes);
+void scorek_free(void *p);
+
 /* Makes a DYNAMIC_ARCH OpenBLAS run the kernels of `core` (an
  * OPENBLAS_CORETYPE name such as "SkylakeX"). Returns 0 when this OpenBLAS
  * cannot re-select (built without DYNAMIC_ARCH). Call before any other

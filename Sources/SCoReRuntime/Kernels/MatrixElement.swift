@@ -1,3 +1,5 @@
+import CKernels
+
 /// The storage types a weight matrix can stay in while we compute with it.
 ///
 /// Compute is always F32. A BF16 value is the top half of an F32, so
@@ -114,11 +116,10 @@ public final class BF16Buffer: @unchecked Sendable {
 
     public init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
-        pointer = raw.bindMemory(to: BF16.self, capacity: max(count, 1))
+        pointer = allocatePages(bytes: max(count, 1) * 2).bindMemory(to: BF16.self, capacity: max(count, 1))
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { scorek_free(pointer) }
 
     public var bytes: Int { count * 2 }
 }

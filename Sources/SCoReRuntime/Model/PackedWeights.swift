@@ -22,13 +22,16 @@ extension Weights {
         var bytes = 0
         var byAddress: [UnsafeRawPointer: WeightMatrix] = [:]
 
+        // Every distinct matrix (a tied head is the embedding) into one arena.
+        var distinct: [UnsafeRawPointer: Int] = [:]
+        for m in matrices { distinct[m.address] = m.packedBytes(compute: compute) }
+        let arena = PageArena(pieces: Array(distinct.values))
+        owned.append(arena)
+
         func pack(_ m: WeightMatrix) -> WeightMatrix {
             if let done = byAddress[m.address] { return done }
-            let packed = m.packed(compute: compute)
-            if let storage = packed.storage {
-                owned.append(storage)
-                bytes += packed.matrix.bytes
-            }
+            let packed = m.packed(compute: compute, in: arena)
+            if packed.matrix.address != m.address { bytes += packed.matrix.bytes }
             byAddress[m.address] = packed.matrix
             return packed.matrix
         }
@@ -75,8 +78,18 @@ public struct PackedMatrix {
 }
 
 extension WeightMatrix {
-    /// This matrix packed into our kernels' panels (itself when already packed).
-    public func packed(compute: ComputeMode) -> PackedMatrix {
+    /// The bytes `packed(compute:)` copies this matrix into (0: already packed).
+    public func packedBytes(compute: ComputeMode) -> Int {
+        switch storage {
+        case .packedF32, .packedBF16: return 0
+        case .f32 where compute == .f32: return scorek_packed_f32_size(rows, cols) * 4
+        case .f32, .bf16: return scorek_packed_bf16_size(rows, cols) * 2
+        }
+    }
+
+    /// This matrix packed into our kernels' panels (itself when already
+    /// packed), in its own buffer (`storage`) or in a piece of `arena`.
+    public func packed(compute: ComputeMode, in arena: PageArena? = nil) -> PackedMatrix {
         _ = KernelPath.prepare
         let (n, k) = (rows, cols)
         let panel = Int(SCOREK_PANEL)
@@ -91,23 +104,27 @@ extension WeightMatrix {
             }
         }
         let pairStride = (k + 1) / 2 * 2
+        /// Where the packed elements go: a piece of `arena`, or an arena of their own.
+        func place<E>(_: E.Type) -> (UnsafeMutablePointer<E>, AnyObject?) {
+            let bytes = packedBytes(compute: compute)
+            let own = arena == nil ? PageArena(pieces: [bytes]) : nil
+            let raw = (arena ?? own!).take(bytes: bytes)
+            return (raw.bindMemory(to: E.self, capacity: bytes / MemoryLayout<E>.stride), own)
+        }
         switch storage {
         case .packedF32, .packedBF16:
             return PackedMatrix(matrix: self, storage: nil)
         case .f32(let w) where compute == .f32:
-            let buffer = FloatBuffer(count: scorek_packed_f32_size(n, k), zeroed: false)
-            let out = buffer.pointer
+            let (out, buffer) = place(Float.self)
             inParallel { r in scorek_pack_f32(r.count, k, w + r.lowerBound * k, k, out + r.lowerBound * k) }
             return PackedMatrix(matrix: WeightMatrix(.packedF32(UnsafePointer(out)), rows: n, cols: k), storage: buffer)
         case .f32(let w):
-            let buffer = BF16Buffer(count: scorek_packed_bf16_size(n, k))
-            let out = UnsafeMutableRawPointer(buffer.pointer).assumingMemoryBound(to: UInt16.self)
+            let (out, buffer) = place(UInt16.self)
             inParallel { r in scorek_pack_bf16_from_f32(r.count, k, w + r.lowerBound * k, k, out + r.lowerBound * pairStride) }
             return PackedMatrix(matrix: WeightMatrix(.packedBF16(UnsafePointer(out), bf16Compute: true), rows: n, cols: k),
                                 storage: buffer)
         case .bf16(let w):
-            let buffer = BF16Buffer(count: scorek_packed_bf16_size(n, k))
-            let out = UnsafeMutableRawPointer(buffer.pointer).assumingMemoryBound(to: UInt16.self)
+            let (out, buffer) = place(UInt16.self)
             let source = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
             inParallel { r in scorek_pack_bf16(r.count, k, source + r.lowerBound * k, k, out + r.lowerBound * pairStride) }
             return PackedMatrix(matrix: WeightMatrix(.packedBF16(UnsafePointer(out), bf16Compute: compute == .bf16), rows: n, cols: k),
