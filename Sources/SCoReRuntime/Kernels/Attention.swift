@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -133,7 +134,8 @@ extension Attention {
         out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
         k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         position: Int, head h: Int, heads: Int, kvHeads: Int, headDim D: Int, rowStride kvStride: Int, headStride: Int,
-        slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>
+        slidingWindow: Int?, scratch: UnsafeMutablePointer<Float>,
+        prefetch: UnsafeMutablePointer<PrefetchStream>? = nil
     ) {
         let g = h / (heads / kvHeads)
         let begin = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
@@ -148,6 +150,7 @@ extension Attention {
         var j = 0
         if D % 16 == 0 {
             while j + 16 <= count {
+                prefetch?.pointee.advance()
                 let sums = sixteenScores(q: q, keys: kh + j * kvStride, stride: kvStride, headDim: D)
                 store(sums * V(repeating: scale), scratch + j)
                 j += 16
@@ -189,6 +192,7 @@ extension Attention {
         while d + 64 <= D {
             var o0 = V(), o1 = V(), o2 = V(), o3 = V()
             for j in 0..<count {
+                if j & 15 == 0 { prefetch?.pointee.advance() }
                 let p = V(repeating: scratch[j])
                 let row = vh + j * kvStride + d
                 o0 = o0.addingProduct(p, load(row)); o1 = o1.addingProduct(p, load(row + 16))
@@ -246,6 +250,40 @@ extension Attention {
     @inline(__always)
     static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+}
+
+/// Runs to bring into L2 a slice at a time while other work computes: a
+/// decoding step's attention asks for the next (sequence, KV head)'s keys
+/// and values every sixteen keys it computes. Asked for at once, they
+/// filled the core's miss queue and stalled it until they arrived; a
+/// slice at a time, memory and arithmetic overlap.
+public struct PrefetchStream {
+    private var next: (UnsafeRawPointer?, UnsafeRawPointer?)
+    private var end: (UnsafeRawPointer?, UnsafeRawPointer?)
+    private let slice: Int
+
+    /// Nothing to ask for.
+    public init() { (next, end, slice) = ((nil, nil), (nil, nil), 0) }
+
+    /// Two runs (start, bytes), the first before the second, in `steps` slices of whole cache lines.
+    public init(_ a: (UnsafeRawPointer, Int), _ b: (UnsafeRawPointer, Int), steps: Int) {
+        next = (a.0, b.0)
+        end = (a.0 + a.1, b.0 + b.1)
+        slice = max(64, ((a.1 + b.1) / max(1, steps) + 63) / 64 * 64)
+    }
+
+    @inline(__always)
+    mutating func advance() {
+        if let p = next.0, let e = end.0 {
+            let bytes = min(slice, e - p)
+            scorek_prefetch(p, bytes)
+            next.0 = p + bytes < e ? p + bytes : nil
+        } else if let p = next.1, let e = end.1 {
+            let bytes = min(slice, e - p)
+            scorek_prefetch(p, bytes)
+            next.1 = p + bytes < e ? p + bytes : nil
+        }
     }
 }
 

@@ -147,14 +147,15 @@ public final class Transformer: @unchecked Sendable {
                 // once and from cache for the rest of the group.
                 let heads = c.headCount, groups = c.kvHeadCount, perGroup = heads / groups
                 let pairs = segments.count * groups
-                func attend(_ pair: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, headStride: Int) {
+                func attend(_ pair: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, headStride: Int,
+                            prefetch: UnsafeMutablePointer<PrefetchStream>?) {
                     let (i, group) = pair.quotientAndRemainder(dividingBy: groups)
                     for head in (group * perGroup)..<((group + 1) * perGroup) {
                         Attention.singleQuery(out: attn.pointer + i * Q + head * D, q: q.pointer + i * Q + head * D,
                                               k: k, v: v, position: segments[i].cache.count, head: head, heads: heads,
                                               kvHeads: groups, headDim: D, rowStride: D, headStride: headStride,
                                               slidingWindow: c.slidingWindow,
-                                              scratch: scores.pointer + pair * maxKeys)
+                                              scratch: scores.pointer + pair * maxKeys, prefetch: prefetch)
                     }
                 }
                 // Each thread takes every parts-th pair and, while it computes
@@ -172,20 +173,23 @@ public final class Transformer: @unchecked Sendable {
                     }
                     var pair = part
                     while pair < pairs {
+                        let (cache, begin, from, count) = run(pair)
+                        // The next pair's runs, a slice every sixteen keys of this one's heads.
+                        var stream = PrefetchStream()
                         if pair + parts < pairs {
                             let next = run(pair + parts)
-                            scorek_prefetch(UnsafeRawPointer(next.cache.keys(l, as: UInt8.self)) + next.from * size, next.count * size)
-                            scorek_prefetch(UnsafeRawPointer(next.cache.values(l, as: UInt8.self)) + next.from * size, next.count * size)
+                            stream = PrefetchStream((UnsafeRawPointer(next.cache.keys(l, as: UInt8.self)) + next.from * size, next.count * size),
+                                                    (UnsafeRawPointer(next.cache.values(l, as: UInt8.self)) + next.from * size, next.count * size),
+                                                    steps: 2 * perGroup * ((count / D + 15) / 16))
                         }
-                        let (cache, begin, from, count) = run(pair)
                         if let widened {
                             let keys = widened.pointer + part * area, values = keys + maxPositions * D
                             BF16.widen(cache.keys(l, as: BF16.self) + from, into: keys + begin * D, count: count)
                             BF16.widen(cache.values(l, as: BF16.self) + from, into: values + begin * D, count: count)
-                            attend(pair, k: keys, v: values, headStride: 0)
+                            attend(pair, k: keys, v: values, headStride: 0, prefetch: &stream)
                         } else {
                             attend(pair, k: cache.keys(l, as: Float.self), v: cache.values(l, as: Float.self),
-                                   headStride: cache.headStride)
+                                   headStride: cache.headStride, prefetch: &stream)
                         }
                         pair += parts
                     }
