@@ -27,6 +27,9 @@ public final class KVCache: @unchecked Sendable {
     public let headDim: Int
     public let precision: Precision
     public internal(set) var count = 0
+    /// Every layer's keys, then every layer's values, in one allocation
+    /// (huge pages once it reaches 2 MiB: decoding reads all of it each step).
+    private var block: UnsafeMutableRawPointer
     private var keyRuns: [UnsafeMutableRawPointer]
     private var valueRuns: [UnsafeMutableRawPointer]
 
@@ -35,13 +38,15 @@ public final class KVCache: @unchecked Sendable {
         self.precision = precision
         heads = config.kvHeadCount
         headDim = config.headDim
-        let bytes = max(capacity * config.kvDim, 1) * precision.bytes
-        keyRuns = (0..<config.layerCount).map { _ in .allocate(byteCount: bytes, alignment: 64) }
-        valueRuns = (0..<config.layerCount).map { _ in .allocate(byteCount: bytes, alignment: 64) }
+        (block, keyRuns, valueRuns) = KVCache.allocate(layers: config.layerCount, runBytes: capacity * config.kvDim * precision.bytes)
     }
 
-    deinit {
-        for p in keyRuns + valueRuns { p.deallocate() }
+    deinit { scorek_free(block) }
+
+    private static func allocate(layers: Int, runBytes: Int) -> (UnsafeMutableRawPointer, [UnsafeMutableRawPointer], [UnsafeMutableRawPointer]) {
+        let run = max(64, (runBytes + 63) / 64 * 64)
+        let block = allocatePages(bytes: 2 * layers * run)
+        return (block, (0..<layers).map { block + $0 * run }, (0..<layers).map { block + (layers + $0) * run })
     }
 
     /// Elements between one head's run and the next.
@@ -79,16 +84,14 @@ public final class KVCache: @unchecked Sendable {
         guard needed > capacity else { return }
         let newCapacity = max(needed, capacity + capacity / 2)
         let size = precision.bytes
-        func grow(_ old: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
-            let b = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * heads * headDim * size, alignment: 64)
+        let (newBlock, newKeys, newValues) = KVCache.allocate(layers: keyRuns.count, runBytes: newCapacity * heads * headDim * size)
+        for (old, new) in zip(keyRuns + valueRuns, newKeys + newValues) {
             for g in 0..<heads {
-                (b + g * newCapacity * headDim * size).copyMemory(from: old + g * headStride * size, byteCount: count * headDim * size)
+                (new + g * newCapacity * headDim * size).copyMemory(from: old + g * headStride * size, byteCount: count * headDim * size)
             }
-            old.deallocate()
-            return b
         }
-        keyRuns = keyRuns.map(grow)
-        valueRuns = valueRuns.map(grow)
+        scorek_free(block)
+        (block, keyRuns, valueRuns) = (newBlock, newKeys, newValues)
         capacity = newCapacity
     }
 
