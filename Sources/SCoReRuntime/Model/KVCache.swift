@@ -27,8 +27,10 @@ public final class KVCache: @unchecked Sendable {
     public let headDim: Int
     public let precision: Precision
     public internal(set) var count = 0
-    /// Every layer's keys, then every layer's values, in one allocation
-    /// (huge pages once it reaches 2 MiB: decoding reads all of it each step).
+    /// Every layer's keys, then every layer's values, in one allocation.
+    /// Small pages on purpose: a cache reserved for a long reply that stops
+    /// early touches the start of every head's run, and on huge pages that
+    /// would make the whole capacity resident (a 2 MiB page per touch).
     private var block: UnsafeMutableRawPointer
     private var keyRuns: [UnsafeMutableRawPointer]
     private var valueRuns: [UnsafeMutableRawPointer]
@@ -41,11 +43,11 @@ public final class KVCache: @unchecked Sendable {
         (block, keyRuns, valueRuns) = KVCache.allocate(layers: config.layerCount, runBytes: capacity * config.kvDim * precision.bytes)
     }
 
-    deinit { scorek_free(block) }
+    deinit { block.deallocate() }
 
     private static func allocate(layers: Int, runBytes: Int) -> (UnsafeMutableRawPointer, [UnsafeMutableRawPointer], [UnsafeMutableRawPointer]) {
         let run = max(64, (runBytes + 63) / 64 * 64)
-        let block = allocatePages(bytes: 2 * layers * run)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: 2 * layers * run, alignment: 64)
         return (block, (0..<layers).map { block + $0 * run }, (0..<layers).map { block + (layers + $0) * run })
     }
 
@@ -90,7 +92,7 @@ public final class KVCache: @unchecked Sendable {
                 (new + g * newCapacity * headDim * size).copyMemory(from: old + g * headStride * size, byteCount: count * headDim * size)
             }
         }
-        scorek_free(block)
+        block.deallocate()
         (block, keyRuns, valueRuns) = (newBlock, newKeys, newValues)
         capacity = newCapacity
     }
