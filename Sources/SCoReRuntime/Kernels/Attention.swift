@@ -275,15 +275,16 @@ public struct PrefetchStream {
 
     @inline(__always)
     mutating func advance() {
-        if let p = next.0, let e = end.0 {
-            let bytes = min(slice, e - p)
-            scorek_prefetch(p, bytes)
-            next.0 = p + bytes < e ? p + bytes : nil
-        } else if let p = next.1, let e = end.1 {
-            let bytes = min(slice, e - p)
-            scorek_prefetch(p, bytes)
-            next.1 = p + bytes < e ? p + bytes : nil
-        }
+        if next.0 != nil { Self.ask(&next.0, until: end.0, slice) } else if next.1 != nil { Self.ask(&next.1, until: end.1, slice) }
+    }
+
+    /// One slice of a run from `next`; nil once the run is all asked for.
+    @inline(__always)
+    private static func ask(_ next: inout UnsafeRawPointer?, until end: UnsafeRawPointer?, _ slice: Int) {
+        guard let p = next, let e = end else { return }
+        let bytes = min(slice, e - p)
+        scorek_prefetch(p, bytes)
+        next = p + bytes < e ? p + bytes : nil
     }
 }
 
